@@ -1,0 +1,42 @@
+"""The in-memory hub: one process, no dependencies (the embedded default).
+
+It reaches only sockets in its own process: with several Hypercorn workers or
+instances use the Redis hub.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from quart_chat.hub import Broadcast
+from quart_chat.hub.fanout import LocalFanout, Subscription
+
+
+class MemoryHub:
+    def __init__(self, queue_size: int = 256) -> None:
+        self.fanout = LocalFanout(queue_size)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def publish(self, broadcast: Broadcast) -> None:
+        self.fanout.deliver(broadcast)
+
+    @asynccontextmanager
+    async def subscribe(self, room: str) -> AsyncIterator[Subscription]:
+        sub, _first = self.fanout.add(room)
+        try:
+            yield sub
+        finally:
+            self.fanout.remove(sub)
+
+    @property
+    def healthy(self) -> bool:
+        return True
+
+    def close_all(self, code: int, reason: str) -> None:
+        self.fanout.close_all(code, reason)

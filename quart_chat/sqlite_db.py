@@ -1,0 +1,58 @@
+"""Opening a SQLite file the way this app needs it: WAL, busy timeout, versioned schema.
+
+Shared by the local identity provider and the SQLite message store, each of
+which owns its own file and its own list of migrations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import aiosqlite
+
+BUSY_TIMEOUT_MS = 5000
+
+
+async def connect(path: Path, migrations: Sequence[str]) -> aiosqlite.Connection:
+    """Open ``path`` (creating its folder), switch on WAL, and apply pending migrations.
+
+    ``migrations[i]`` takes the schema from version ``i`` to ``i + 1``; the
+    applied version lives in a one-row ``schema_version`` table, so several
+    processes sharing the file agree on it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA synchronous = NORMAL")
+        await db.execute("PRAGMA foreign_keys = ON")
+        await _migrate(db, migrations)
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+async def _migrate(db: aiosqlite.Connection, migrations: Sequence[str]) -> None:
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        async with db.execute("SELECT version FROM schema_version") as cur:
+            row = await cur.fetchone()
+        version = row[0] if row else 0
+        if row is None:
+            await db.execute("INSERT INTO schema_version (version) VALUES (0)")
+        if version > len(migrations):
+            raise RuntimeError(
+                f"{db} has schema version {version}, newer than this code knows ({len(migrations)})"
+            )
+        for script in migrations[version:]:
+            for statement in filter(None, (s.strip() for s in script.split(";"))):
+                await db.execute(statement)
+        await db.execute("UPDATE schema_version SET version = ?", (len(migrations),))
+        await db.execute("COMMIT")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise

@@ -1,0 +1,145 @@
+"""The SQLite message store (the embedded default): one file, WAL, index on (room, id).
+
+Ids are SQLite rowids, assigned in commit order. ``created_at`` is taken inside
+the same write transaction and never goes backwards within a room, so (server
+time, id) order and id order agree, and several processes sharing the file
+see one order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiosqlite
+
+from quart_chat import sqlite_db
+from quart_chat.models import Message, parse_cursor
+from quart_chat.store import StoreError
+
+MIGRATIONS = (
+    """
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        room TEXT NOT NULL,
+        author_uid TEXT NOT NULL,
+        author_name TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_us INTEGER NOT NULL,
+        client_id TEXT UNIQUE
+    );
+    CREATE INDEX messages_room_id ON messages (room, id)
+    """,
+)
+
+_COLUMNS = "id, room, author_uid, author_name, text, created_us"
+
+
+def _now_us() -> int:
+    return int(datetime.now(UTC).timestamp() * 1_000_000)
+
+
+def _message(row: tuple) -> Message:
+    mid, room, uid, name, text, created_us = row
+    created = datetime.fromtimestamp(created_us // 1_000_000, UTC).replace(
+        microsecond=created_us % 1_000_000
+    )
+    return Message(str(mid), room, uid, name, text, created)
+
+
+def _cursor_id(cursor: str) -> int:
+    _, message_id = parse_cursor(cursor)
+    if not message_id.isdigit():
+        raise ValueError(f"not a SQLite message cursor: {cursor[:40]!r}")
+    return int(message_id)
+
+
+class SqliteStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        self._db = await sqlite_db.connect(self.path, MIGRATIONS)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError("the message store is not open")
+        return self._db
+
+    async def add(
+        self, room: str, author_uid: str, author_name: str, text: str, *, message_id: str | None = None
+    ) -> Message:
+        db = self.db
+        try:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                if message_id is not None:
+                    async with db.execute(
+                        f"SELECT {_COLUMNS} FROM messages WHERE client_id = ?", (message_id,)
+                    ) as cur:
+                        existing = await cur.fetchone()
+                    if existing is not None:
+                        await db.execute("COMMIT")
+                        return _message(existing)
+                async with db.execute(
+                    "SELECT created_us FROM messages WHERE room = ? ORDER BY id DESC LIMIT 1", (room,)
+                ) as cur:
+                    last = await cur.fetchone()
+                created_us = max(_now_us(), last[0] + 1 if last else 0)
+                async with db.execute(
+                    "INSERT INTO messages (room, author_uid, author_name, text, created_us, client_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (room, author_uid, author_name, text, created_us, message_id),
+                ) as cur:
+                    new_id = cur.lastrowid
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+        except (sqlite3.Error, ValueError) as exc:
+            raise StoreError(f"could not store the message: {exc}") from exc
+        return _message((new_id, room, author_uid, author_name, text, created_us))
+
+    async def _select(self, sql: str, params: tuple) -> list[Message]:
+        try:
+            async with self.db.execute(sql, params) as cur:
+                rows = await cur.fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not read messages: {exc}") from exc
+        return [_message(r) for r in rows]
+
+    async def latest(self, room: str, limit: int) -> list[Message]:
+        rows = await self._select(
+            f"SELECT {_COLUMNS} FROM messages WHERE room = ? ORDER BY id DESC LIMIT ?", (room, limit)
+        )
+        rows.reverse()
+        return rows
+
+    async def before(self, room: str, cursor: str, limit: int) -> list[Message]:
+        rows = await self._select(
+            f"SELECT {_COLUMNS} FROM messages WHERE room = ? AND id < ? ORDER BY id DESC LIMIT ?",
+            (room, _cursor_id(cursor), limit),
+        )
+        rows.reverse()
+        return rows
+
+    async def after(self, room: str, cursor: str, limit: int) -> list[Message]:
+        return await self._select(
+            f"SELECT {_COLUMNS} FROM messages WHERE room = ? AND id > ? ORDER BY id ASC LIMIT ?",
+            (room, _cursor_id(cursor), limit),
+        )
+
+    async def ping(self) -> None:
+        try:
+            async with self.db.execute("SELECT 1") as cur:
+                await cur.fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"the message store is unreachable: {exc}") from exc
