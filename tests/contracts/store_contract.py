@@ -1,0 +1,95 @@
+"""The message store's behaviour, specified once and run against every store.
+
+A test module subclasses :class:`StoreContract` and provides a ``store``
+fixture that yields an open, empty store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from quart_chat.models import make_cursor
+from quart_chat.store import MessageStore
+
+
+class StoreContract:
+    async def test_add_returns_the_stored_message_with_server_time(self, store: MessageStore) -> None:
+        before = datetime.now(UTC) - timedelta(seconds=5)
+        msg = await store.add("general", "u1", "ada@example.com", "Hello, world!")
+        after = datetime.now(UTC) + timedelta(seconds=5)
+        assert msg.id and msg.room == "general" and msg.author_uid == "u1"
+        assert msg.author_name == "ada@example.com" and msg.text == "Hello, world!"
+        assert msg.created_at.tzinfo is not None
+        assert before <= msg.created_at <= after
+        assert await store.latest("general", 10) == [msg]
+
+    async def test_latest_is_oldest_first_and_limited(self, store: MessageStore) -> None:
+        sent = [await store.add("general", "u1", "a", f"m{i}") for i in range(7)]
+        latest = await store.latest("general", 3)
+        assert [m.text for m in latest] == ["m4", "m5", "m6"]
+        assert latest == sent[4:]
+
+    async def test_rooms_are_separate(self, store: MessageStore) -> None:
+        await store.add("a", "u1", "x", "in a")
+        await store.add("b", "u1", "x", "in b")
+        assert [m.text for m in await store.latest("a", 10)] == ["in a"]
+        assert [m.text for m in await store.latest("b", 10)] == ["in b"]
+        assert await store.latest("empty", 10) == []
+
+    async def test_order_is_server_time_then_id_and_cursors_sort_the_same(self, store: MessageStore) -> None:
+        sent = [await store.add("r", "u", "x", str(i)) for i in range(20)]
+        stored = await store.latest("r", 100)
+        assert [m.text for m in stored] == [str(i) for i in range(20)]
+        keys = [(m.created_at, m.id) for m in stored]
+        assert keys == sorted(keys) or [m.cursor for m in stored] == sorted(m.cursor for m in stored)
+        assert [m.cursor for m in stored] == sorted(m.cursor for m in stored)
+        assert len({m.id for m in sent}) == 20
+
+    async def test_concurrent_adds_all_land_once_in_one_order(self, store: MessageStore) -> None:
+        sent = await asyncio.gather(*(store.add("r", f"u{i % 3}", "x", f"c{i}") for i in range(30)))
+        stored = await store.latest("r", 100)
+        assert sorted(m.text for m in stored) == sorted(m.text for m in sent)
+        assert len(stored) == 30
+        assert [m.cursor for m in stored] == sorted(m.cursor for m in stored)
+
+    async def test_before_pages_backwards_by_cursor(self, store: MessageStore) -> None:
+        for i in range(12):
+            await store.add("r", "u", "x", f"m{i:02d}")
+        page = await store.latest("r", 5)
+        seen = [m.text for m in page]
+        while page:
+            page = await store.before("r", page[0].cursor, 5)
+            seen = [m.text for m in page] + seen
+        assert seen == [f"m{i:02d}" for i in range(12)]
+
+    async def test_after_pages_forwards_by_cursor(self, store: MessageStore) -> None:
+        sent = [await store.add("r", "u", "x", f"m{i}") for i in range(6)]
+        assert [m.text for m in await store.after("r", sent[2].cursor, 10)] == ["m3", "m4", "m5"]
+        assert [m.text for m in await store.after("r", sent[2].cursor, 2)] == ["m3", "m4"]
+        assert await store.after("r", sent[-1].cursor, 10) == []
+
+    async def test_after_a_cursor_older_than_everything_returns_from_the_start(self, store: MessageStore) -> None:
+        await store.add("r", "u", "x", "first")
+        zero = make_cursor(datetime(2000, 1, 1, tzinfo=UTC), "0")
+        assert [m.text for m in await store.after("r", zero, 10)] == ["first"]
+
+    async def test_bad_cursor_is_a_value_error(self, store: MessageStore) -> None:
+        with pytest.raises(ValueError):
+            await store.after("r", "not-a-cursor", 10)
+
+    async def test_retried_add_with_the_same_id_lands_once(self, store: MessageStore) -> None:
+        first = await store.add("r", "u", "x", "once", message_id="client-abc")
+        again = await store.add("r", "u", "x", "once", message_id="client-abc")
+        assert again == first
+        assert [m.text for m in await store.latest("r", 10)] == ["once"]
+
+    async def test_text_is_kept_exactly(self, store: MessageStore) -> None:
+        text = "<script>alert('x')</script> & 'quotes' \"double\" émoji 🎉\nsecond line"
+        msg = await store.add("r", "u", "x", text)
+        assert (await store.latest("r", 1))[0].text == text == msg.text
+
+    async def test_ping_succeeds_when_open(self, store: MessageStore) -> None:
+        await store.ping()
