@@ -141,7 +141,7 @@ class Settings:
                 "CHAT_WS_PING_INTERVAL", get("CHAT_WS_PING_INTERVAL") or str(d.ws_ping_interval), 1, 3600
             ),
             heartbeat_interval=_float(
-                "CHAT_HEARTBEAT_INTERVAL", get("CHAT_HEARTBEAT_INTERVAL") or str(d.heartbeat_interval), 0.1, 3600
+                "CHAT_HEARTBEAT_INTERVAL", get("CHAT_HEARTBEAT_INTERVAL") or str(d.heartbeat_interval), 0.1, 10
             ),
             max_frame_bytes=_int(
                 "CHAT_MAX_FRAME_BYTES", get("CHAT_MAX_FRAME_BYTES") or str(d.max_frame_bytes), 1024, 16 * 2**20
@@ -190,7 +190,7 @@ DOCUMENTED: tuple[tuple[str, str, str], ...] = (
     ("CHAT_RATE_LIMIT_BURST", "10", "Messages a connection may send at once before the rate applies."),
     ("CHAT_QUEUE_SIZE", "256", "Rows queued per connection before it is closed as a slow consumer (1013)."),
     ("CHAT_WS_PING_INTERVAL", "20", "Seconds between WebSocket pings (keep under the proxy idle timeout)."),
-    ("CHAT_HEARTBEAT_INTERVAL", "5", "Seconds between live-status refreshes that drive the page's 'live' badge."),
+    ("CHAT_HEARTBEAT_INTERVAL", "5", "Seconds between live-status refreshes (at most 10; see chat.css)."),
     ("CHAT_MAX_FRAME_BYTES", "65536", "Largest WebSocket frame accepted from a browser."),
     ("CHAT_WORKERS", "1", "Hypercorn worker processes (more than 1 needs CHAT_HUB=redis)."),
     ("CHAT_GRACEFUL_TIMEOUT", "10", "Seconds to drain on shutdown before sockets are cut."),

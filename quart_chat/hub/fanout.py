@@ -43,7 +43,7 @@ Item = "Broadcast | Resync | str"
 class Subscription:
     """One connection's inbox: hub rows, resync markers and sender-only fragments."""
 
-    __slots__ = ("room", "maxsize", "_items", "_wakeup", "close_request")
+    __slots__ = ("_items", "_wakeup", "close_request", "maxsize", "room")
 
     def __init__(self, room: str, maxsize: int) -> None:
         self.room = room

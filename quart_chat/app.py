@@ -1,0 +1,49 @@
+"""``create_app(settings)``: the Quart app, built fresh each time; nothing happens at import."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypercorn.middleware import ProxyFixMiddleware
+from quart import Quart
+
+from quart_chat import secret_key
+from quart_chat.services import Services, build_services
+from quart_chat.settings import Settings
+from quart_chat.web import auth_views, chat_views, live, ops_views, security
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Quart:
+    settings = settings or Settings.from_env()
+    app = Quart(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key or secret_key.load_or_create(settings.data_dir),
+        SESSION_COOKIE_NAME="quart_chat_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=settings.session_days),
+        MAX_CONTENT_LENGTH=64 * 1024,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    app.extensions["chat"] = services or build_services(settings)
+
+    @app.before_serving
+    async def open_services() -> None:
+        await app.extensions["chat"].open()
+
+    @app.after_serving
+    async def close_services() -> None:
+        await app.extensions["chat"].close()
+
+    security.install(app)
+    app.register_blueprint(auth_views.bp)
+    app.register_blueprint(chat_views.bp)
+    app.register_blueprint(live.bp)
+    app.register_blueprint(ops_views.bp)
+    if settings.trusted_proxies:
+        # Behind Beanstalk's nginx/ALB: take scheme and client address from them alone.
+        app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
+            app.asgi_app, mode="legacy", trusted_hops=settings.trusted_proxies
+        )
+    return app

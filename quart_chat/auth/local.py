@@ -1,0 +1,137 @@
+"""Local accounts (the embedded default): argon2id hashes and server-side sessions in SQLite.
+
+Hashing runs in a worker thread so a sign-in never stalls the event loop. An
+unknown email still costs one hash verification, so response time does not
+tell whether an account exists. Session tokens are random; only their SHA-256
+is stored, so a leaked database file does not leak live sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import sqlite3
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiosqlite
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from quart_chat import sqlite_db
+from quart_chat.auth import (
+    MIN_PASSWORD_LENGTH,
+    AuthUnavailable,
+    EmailTaken,
+    InvalidCredentials,
+    SignedIn,
+    WeakPassword,
+)
+from quart_chat.models import Identity
+
+MIGRATIONS = (
+    """
+    CREATE TABLE accounts (
+        uid TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        created_us INTEGER NOT NULL
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        uid TEXT NOT NULL REFERENCES accounts (uid) ON DELETE CASCADE,
+        expires_us INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_uid ON sessions (uid)
+    """,
+)
+
+
+def _now_us() -> int:
+    return int(datetime.now(UTC).timestamp() * 1_000_000)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class LocalIdentity:
+    def __init__(self, path: Path, session_days: int = 5) -> None:
+        self.path = path
+        self.session_lifetime = timedelta(days=session_days)
+        self._hasher = PasswordHasher()  # argon2id with the library's current parameters
+        self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+        self._db: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        self._db = await sqlite_db.connect(self.path, MIGRATIONS)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise AuthUnavailable()
+        return self._db
+
+    async def _new_session(self, identity: Identity) -> SignedIn:
+        token = secrets.token_urlsafe(32)
+        expires = _now_us() + int(self.session_lifetime.total_seconds() * 1_000_000)
+        await self.db.execute(
+            "INSERT INTO sessions (token_hash, uid, expires_us) VALUES (?, ?, ?)",
+            (_token_hash(token), identity.uid, expires),
+        )
+        return SignedIn(identity, token)
+
+    async def sign_up(self, email: str, password: str) -> SignedIn:
+        email = email.strip().lower()
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise WeakPassword(MIN_PASSWORD_LENGTH)
+        password_hash = await asyncio.to_thread(self._hasher.hash, password)
+        identity = Identity(uuid.uuid4().hex, email)
+        try:
+            await self.db.execute(
+                "INSERT INTO accounts (uid, email, password_hash, created_us) VALUES (?, ?, ?, ?)",
+                (identity.uid, email, password_hash, _now_us()),
+            )
+        except sqlite3.IntegrityError:
+            raise EmailTaken() from None
+        return await self._new_session(identity)
+
+    async def sign_in(self, email: str, password: str) -> SignedIn:
+        email = email.strip().lower()
+        async with self.db.execute(
+            "SELECT uid, email, password_hash FROM accounts WHERE email = ?", (email,)
+        ) as cur:
+            row = await cur.fetchone()
+        stored_hash = row[2] if row else self._dummy_hash
+        try:
+            await asyncio.to_thread(self._hasher.verify, stored_hash, password)
+        except (VerificationError, InvalidHashError):
+            raise InvalidCredentials() from None
+        if row is None:
+            raise InvalidCredentials()
+        if self._hasher.check_needs_rehash(stored_hash):
+            new_hash = await asyncio.to_thread(self._hasher.hash, password)
+            await self.db.execute("UPDATE accounts SET password_hash = ? WHERE uid = ?", (new_hash, row[0]))
+        return await self._new_session(Identity(row[0], row[1]))
+
+    async def verify(self, token: str, *, check_revoked: bool = False) -> Identity | None:
+        if not token:
+            return None
+        async with self.db.execute(
+            "SELECT a.uid, a.email FROM sessions s JOIN accounts a ON a.uid = s.uid"
+            " WHERE s.token_hash = ? AND s.expires_us > ?",
+            (_token_hash(token), _now_us()),
+        ) as cur:
+            row = await cur.fetchone()
+        return Identity(row[0], row[1]) if row else None
+
+    async def sign_out(self, token: str) -> None:
+        await self.db.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
+        await self.db.execute("DELETE FROM sessions WHERE expires_us <= ?", (_now_us(),))

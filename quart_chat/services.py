@@ -1,0 +1,84 @@
+"""The app's collaborators (identity, store, hub), chosen by settings and opened together.
+
+Production back-ends are imported only when chosen, so the embedded install
+needs none of their packages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from quart_chat.auth import IdentityProvider
+from quart_chat.hub import Hub
+from quart_chat.settings import Settings
+from quart_chat.store import MessageStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    identity: IdentityProvider
+    store: MessageStore
+    hub: Hub
+    connections: set = field(default_factory=set)
+
+    async def open(self) -> None:
+        await self.store.open()
+        try:
+            await self.identity.open()
+            await self.hub.start()
+        except BaseException:
+            await self.store.close()
+            raise
+
+    async def drain(self, timeout: float) -> None:
+        """Close every live socket with 1012 so browsers reconnect elsewhere; wait for them."""
+        self.hub.close_all(1012, "server restart")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.connections and loop.time() < deadline:  # noqa: ASYNC110 (bounded poll at shutdown)
+            await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        try:
+            await self.hub.stop()
+        finally:
+            try:
+                await self.identity.close()
+            finally:
+                await self.store.close()
+
+
+def build_identity(settings: Settings) -> IdentityProvider:
+    if settings.auth == "firebase":
+        from quart_chat.auth.firebase import FirebaseIdentity
+
+        return FirebaseIdentity.from_settings(settings)
+    from quart_chat.auth.local import LocalIdentity
+
+    return LocalIdentity(settings.data_dir / "accounts.sqlite3", session_days=settings.session_days)
+
+
+def build_store(settings: Settings) -> MessageStore:
+    if settings.store == "firestore":
+        from quart_chat.store.firestore import FirestoreStore
+
+        return FirestoreStore.from_settings(settings)
+    from quart_chat.store.sqlite import SqliteStore
+
+    return SqliteStore(settings.data_dir / "chat.sqlite3")
+
+
+def build_hub(settings: Settings) -> Hub:
+    if settings.hub == "redis":
+        from quart_chat.hub.redis import RedisHub
+
+        return RedisHub(settings.redis_url, queue_size=settings.queue_size)
+    from quart_chat.hub.memory import MemoryHub
+
+    return MemoryHub(queue_size=settings.queue_size)
+
+
+def build_services(settings: Settings) -> Services:
+    return Services(settings, build_identity(settings), build_store(settings), build_hub(settings))

@@ -1,0 +1,101 @@
+"""Sign-up, log-in and log-out: plain forms that work without JavaScript.
+
+Success redirects (303) to the chat; failure re-renders the form with the
+error and a 4xx status, keeping the email but never the password.
+"""
+
+from __future__ import annotations
+
+from quart import Blueprint, current_app, redirect, render_template, request, session, url_for
+from quart.typing import ResponseReturnValue
+
+from quart_chat.auth import AuthError
+from quart_chat.web.security import TOKEN_KEY, csrf_ok, current_identity
+
+bp = Blueprint("auth", __name__)
+
+MAX_EMAIL = 254
+MAX_PASSWORD = 1024
+FORM_EXPIRED = "This form expired. Please try again."
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths to rooms; anything else goes to the default room."""
+    if target and target.startswith("/rooms/") and "//" not in target and "\\" not in target:
+        return target
+    return url_for("chat.room", room="general")
+
+
+async def _form(template: str, *, status: int = 200, error: str | None = None, **values: object):
+    return await render_template(template, error=error, **values), status
+
+
+async def _handle(template: str, action: str) -> ResponseReturnValue:
+    form = await request.form
+    email = form.get("email", "").strip()
+    password = form.get("password", "")
+    next_url = form.get("next")
+    if not csrf_ok(form.get("csrf_token")):
+        return await _form(template, status=400, error=FORM_EXPIRED, email=email, next=next_url)
+    if not email or not password:
+        return await _form(
+            template, status=400, error="Enter your email and a password.", email=email, next=next_url
+        )
+    if len(email) > MAX_EMAIL or "@" not in email or len(password) > MAX_PASSWORD:
+        return await _form(template, status=400, error="Enter a valid email address.", email=email, next=next_url)
+    identity = current_app.extensions["chat"].identity
+    try:
+        if action == "signup":
+            signed = await identity.sign_up(email, password)
+        else:
+            signed = await identity.sign_in(email, password)
+    except AuthError as exc:
+        return await _form(template, status=exc.status, error=exc.message, email=email, next=next_url)
+    old = session.get(TOKEN_KEY)
+    if isinstance(old, str) and old:
+        await identity.sign_out(old)
+    session.clear()  # a fresh session (and CSRF token) for the signed-in user
+    session[TOKEN_KEY] = signed.token
+    session.permanent = True
+    current_app.logger.info("%s uid=%s", "signed up" if action == "signup" else "signed in", signed.identity.uid)
+    return redirect(_safe_next(next_url), 303)
+
+
+@bp.get("/signup")
+async def signup_form() -> ResponseReturnValue:
+    if await current_identity():
+        return redirect(url_for("chat.index"), 303)
+    return await _form("auth/signup.html", next=request.args.get("next"))
+
+
+@bp.post("/signup")
+async def signup() -> ResponseReturnValue:
+    return await _handle("auth/signup.html", "signup")
+
+
+@bp.get("/login")
+async def login_form() -> ResponseReturnValue:
+    if await current_identity():
+        return redirect(url_for("chat.index"), 303)
+    return await _form("auth/login.html", next=request.args.get("next"))
+
+
+@bp.post("/login")
+async def login() -> ResponseReturnValue:
+    return await _handle("auth/login.html", "login")
+
+
+@bp.post("/logout")
+async def logout() -> ResponseReturnValue:
+    form = await request.form
+    if not csrf_ok(form.get("csrf_token")):
+        return await render_template("errors/error.html", title="Form expired", message=FORM_EXPIRED), 400
+    token = session.get(TOKEN_KEY)
+    if isinstance(token, str) and token:
+        services = current_app.extensions["chat"]
+        await services.identity.sign_out(token)
+        for connection in list(services.connections):  # this session's open tabs, here
+            if connection.token == token:
+                connection.close_for(1008, "signed out")
+    session.clear()
+    return redirect(url_for("auth.login_form"), 303)

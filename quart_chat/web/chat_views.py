@@ -1,0 +1,143 @@
+"""The chat pages: the room (last page of history + composer) and older history pages."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from quart.typing import ResponseReturnValue
+
+from quart_chat.messaging import send_message
+from quart_chat.models import parse_cursor
+from quart_chat.rendering import ZERO_CURSOR
+from quart_chat.store import StoreError
+from quart_chat.validation import is_room_name
+from quart_chat.web.security import csrf_ok, current_identity
+
+bp = Blueprint("chat", __name__)
+
+
+@bp.get("/")
+async def index() -> ResponseReturnValue:
+    if await current_identity():
+        return redirect(url_for("chat.room", room="general"), 303)
+    return redirect(url_for("auth.login_form"), 303)
+
+
+@bp.get("/rooms")
+async def go_to_room() -> ResponseReturnValue:
+    """The room switcher's GET form: normalise the name and redirect to the room."""
+    name = request.args.get("name", "").strip().lower().lstrip("#")
+    if not is_room_name(name):
+        abort(404)
+    return redirect(url_for("chat.room", room=name), 303)
+
+
+def _cursor_arg(name: str) -> str | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    try:
+        parse_cursor(value)
+    except ValueError:
+        abort(400)
+    return value
+
+
+@bp.get("/rooms/<room>")
+async def room(room: str) -> ResponseReturnValue:
+    if not is_room_name(room):
+        abort(404)
+    me = await current_identity()
+    if me is None:
+        return redirect(url_for("auth.login_form", next=request.path), 303)
+    services = current_app.extensions["chat"]
+    page = services.settings.history_page_size
+    try:
+        messages = await services.store.latest(room, page + 1)
+    except StoreError:
+        current_app.logger.exception("store failed while rendering room=%s", room)
+        return await render_template(
+            "errors/error.html", title="Unavailable", message="Chat history is unavailable right now."
+        ), 503
+    has_older = len(messages) > page
+    messages = messages[-page:]
+    return await render_template(
+        "chat/room.html",
+        room=room,
+        me=me,
+        messages=messages,
+        has_older=has_older,
+        after=messages[-1].cursor if messages else ZERO_CURSOR,
+        max_chars=services.settings.max_message_chars,
+    )
+
+
+@bp.get("/rooms/<room>/history")
+async def history(room: str) -> ResponseReturnValue:
+    """Older messages before a cursor: a fragment for htmx, a full page without it."""
+    if not is_room_name(room):
+        abort(404)
+    me = await current_identity()
+    if me is None:
+        return redirect(url_for("auth.login_form", next=f"/rooms/{room}"), 303)
+    before = _cursor_arg("before")
+    if before is None:
+        abort(400)
+    services = current_app.extensions["chat"]
+    page = services.settings.history_page_size
+    try:
+        messages = await services.store.before(room, before, page + 1)
+    except StoreError:
+        return await render_template(
+            "errors/error.html", title="Unavailable", message="Chat history is unavailable right now."
+        ), 503
+    has_older = len(messages) > page
+    messages = messages[-page:]
+    template = "chat/_history.html" if request.headers.get("HX-Request") else "chat/history_page.html"
+    return await render_template(template, room=room, me=me, messages=messages, has_older=has_older)
+
+
+@bp.get("/me.css")
+async def my_style() -> ResponseReturnValue:
+    """Marks the viewer's own messages; rows are rendered once for everyone, so this is per viewer."""
+    me = await current_identity()
+    body = ""
+    if me is not None:
+        uid = "".join(c if c.isalnum() or c in "-_" else f"\\{ord(c):x} " for c in me.uid)
+        body = (
+            f'.msg[data-author="{uid}"]{{background:var(--mine-bg);border-color:var(--mine-border)}}\n'
+            f'.msg[data-author="{uid}"] .author::after{{content:" (you)";color:var(--muted)}}\n'
+        )
+    response = Response(body, mimetype="text/css")
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Vary"] = "Cookie"
+    return response
+
+
+@bp.post("/rooms/<room>/messages")
+async def post_message(room: str) -> ResponseReturnValue:
+    """The composer without JavaScript: a plain POST, then back to the room (303)."""
+    if not is_room_name(room):
+        abort(404)
+    me = await current_identity()
+    if me is None:
+        return redirect(url_for("auth.login_form", next=f"/rooms/{room}"), 303)
+    services = current_app.extensions["chat"]
+    form = await request.form
+    if not csrf_ok(form.get("csrf_token")):
+        return await render_template(
+            "errors/error.html", title="Form expired", message="This form expired. Please try again."
+        ), 400
+    text = form.get("message", "").replace("\r\n", "\n").strip()
+    limit = services.settings.max_message_chars
+    if len(text) > limit:
+        return await render_template(
+            "errors/error.html", title="Message too long", message=f"The limit is {limit} characters."
+        ), 400
+    if text:
+        try:
+            await send_message(services, room, me, text)
+        except StoreError:
+            return await render_template(
+                "errors/error.html", title="Not sent", message="The message could not be saved. Try again."
+            ), 503
+    return redirect(url_for("chat.room", room=room), 303)

@@ -1,0 +1,41 @@
+"""Operator endpoints: liveness and readiness."""
+
+from __future__ import annotations
+
+from quart import Blueprint, current_app, jsonify
+from quart.typing import ResponseReturnValue
+
+from quart_chat.store import StoreError
+
+bp = Blueprint("ops", __name__)
+
+
+async def _checks() -> dict[str, str]:
+    services = current_app.extensions["chat"]
+    checks = {"store": "ok", "hub": "ok" if services.hub.healthy else "degraded"}
+    try:
+        await services.store.ping()
+    except StoreError:
+        checks["store"] = "unreachable"
+    return checks
+
+
+@bp.get("/healthz")
+async def healthz() -> ResponseReturnValue:
+    """200 while the app can serve (store reachable); a degraded hub is reported, not fatal."""
+    checks = await _checks()
+    status = 200 if checks["store"] == "ok" else 503
+    return jsonify(status="ok" if status == 200 else "unavailable", **checks), status
+
+
+@bp.get("/readyz")
+async def readyz() -> ResponseReturnValue:
+    """200 only when the store and the hub are both reachable (take traffic)."""
+    checks = await _checks()
+    ready = checks["store"] == "ok" and checks["hub"] == "ok"
+    return jsonify(status="ready" if ready else "not ready", **checks), 200 if ready else 503
+
+
+@bp.get("/favicon.ico")
+async def favicon() -> ResponseReturnValue:
+    return await current_app.send_static_file("favicon.svg")

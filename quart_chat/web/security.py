@@ -1,0 +1,99 @@
+"""Security by default: CSRF tokens, response headers, Origin checks, the signed-in identity.
+
+Kept apart from the views so every blueprint gets the same rules.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from urllib.parse import urlsplit
+
+from quart import Quart, Response, current_app, g, session
+from quart.wrappers import BaseRequestWebsocket
+
+from quart_chat.models import Identity
+
+CSRF_KEY = "csrf"
+TOKEN_KEY = "tok"  # noqa: S105 (a session key name, not a secret)
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    )
+)
+
+
+def csrf_token() -> str:
+    """This session's CSRF token, made on first use (exposed to templates)."""
+    token = session.get(CSRF_KEY)
+    if not isinstance(token, str) or len(token) < 32:
+        token = secrets.token_urlsafe(32)
+        session[CSRF_KEY] = token
+    return token
+
+
+def csrf_ok(submitted: str | None) -> bool:
+    expected = session.get(CSRF_KEY)
+    return (
+        isinstance(expected, str)
+        and isinstance(submitted, str)
+        and hmac.compare_digest(expected.encode(), submitted.encode())
+    )
+
+
+def add_security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def own_origin(req: BaseRequestWebsocket) -> str:
+    """The origin the browser used to reach us (scheme honours trusted proxies)."""
+    scheme = "https" if req.scheme in ("https", "wss") else "http"
+    return f"{scheme}://{req.host}".lower()
+
+
+def origin_allowed(req: BaseRequestWebsocket, allowed: tuple[str, ...]) -> bool:
+    """Refuse cross-site WebSockets (CSWSH): the Origin must be ours or explicitly allowed."""
+    origin = req.headers.get("Origin")
+    if not origin:
+        return False
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False
+    normalized = f"{parts.scheme}://{parts.netloc}".lower()
+    return normalized == own_origin(req) or normalized in {o.lower() for o in allowed}
+
+
+async def current_identity(*, check_revoked: bool = False) -> Identity | None:
+    """Who the session cookie says this is, verified with the identity provider (cached per request)."""
+    if "identity" in g and not check_revoked:
+        return g.identity
+    token = session.get(TOKEN_KEY)
+    identity = None
+    if isinstance(token, str) and token:
+        identity = await current_app.extensions["chat"].identity.verify(token, check_revoked=check_revoked)
+        if identity is None:
+            session.pop(TOKEN_KEY, None)
+    g.identity = identity
+    return identity
+
+
+def install(app: Quart) -> None:
+    app.after_request(add_security_headers)
+    app.jinja_env.globals["csrf_token"] = csrf_token
