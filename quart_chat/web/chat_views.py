@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from quart import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
@@ -66,7 +68,8 @@ async def room(room: str) -> ResponseReturnValue:
         me=me,
         messages=messages,
         has_older=has_older,
-        after=messages[-1].cursor if messages else ZERO_CURSOR,
+        # A relative path: htmx makes it ws:// or wss:// from the page's own scheme and host.
+        ws_path=f"/rooms/{room}/ws?" + urlencode({"after": messages[-1].cursor if messages else ZERO_CURSOR}),
         max_chars=services.settings.max_message_chars,
     )
 

@@ -1,0 +1,41 @@
+"""A Quart test WebSocket that also reports how the server closed it (code and reason).
+
+Quart's own test connection drops the close code; our refusals (1008) and
+slow-consumer closes (1013) are contracts, so the tests must see them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from quart.testing.connections import TestWebsocketConnection
+
+
+class Closed(Exception):
+    def __init__(self, code: int | None, reason: str) -> None:
+        super().__init__(f"closed with {code} {reason!r}")
+        self.code = code
+        self.reason = reason
+
+
+class RecordingWebsocket(TestWebsocketConnection):
+    close_code: int | None = None
+
+    async def _asgi_send(self, message) -> None:  # type: ignore[override]
+        if message["type"] == "websocket.close":
+            self.close_code = message.get("code", 1000)
+            await self._receive_queue.put(Closed(self.close_code, message.get("reason") or ""))
+        await super()._asgi_send(message)
+
+    async def receive_within(self, timeout: float = 5.0) -> str:
+        data = await asyncio.wait_for(self.receive(), timeout)
+        return data if isinstance(data, str) else data.decode()
+
+    async def closed_with(self, timeout: float = 5.0) -> Closed:
+        """Read until the server closes; return the close (fails if it does not close in time)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    await self.receive()
+                except Closed as closed:
+                    return closed
