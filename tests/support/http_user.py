@@ -1,0 +1,76 @@
+"""A user of a real server: HTTP forms with httpx, the live room with the websockets client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass, field
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+ROW = re.compile(r'<li class="msg" id="m-([^"]+)"[^>]*>.*?<span class="text">(.*?)</span></li>', re.S)
+
+
+def rows(frame: str) -> list[tuple[str, str]]:
+    """(message id, text) for each row in a frame."""
+    return ROW.findall(frame)
+
+
+@dataclass
+class RemoteUser:
+    base: str
+    email: str
+    password: str = "correct horse"
+    http: httpx.AsyncClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.http = httpx.AsyncClient(base_url=self.base, timeout=10)
+
+    async def _form(self, path: str, data: dict[str, str]) -> httpx.Response:
+        page = await self.http.get(path)
+        match = CSRF.search(page.text)
+        assert match, f"no csrf_token on {path}: {page.status_code}"
+        return await self.http.post(path, data={**data, "csrf_token": match.group(1)})
+
+    async def sign_up(self) -> RemoteUser:
+        response = await self._form("/signup", {"email": self.email, "password": self.password})
+        assert response.status_code == 303, response.text
+        return self
+
+    async def log_in(self) -> RemoteUser:
+        response = await self._form("/login", {"email": self.email, "password": self.password})
+        assert response.status_code == 303, response.text
+        return self
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{c.name}={c.value}" for c in self.http.cookies.jar)
+
+    def socket(self, room: str = "general", after: str | None = None, origin: str | None = None):
+        ws_base = self.base.replace("http://", "ws://", 1)
+        url = f"{ws_base}/rooms/{room}/ws" + (f"?after={after}" if after else "")
+        return connect(
+            url,
+            additional_headers={"Cookie": self.cookie_header()},
+            origin=origin or self.base,  # type: ignore[arg-type]
+            open_timeout=10,
+            max_size=2**22,
+        )
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+async def say(ws: ClientConnection, text: str) -> None:
+    await ws.send(json.dumps({"message": text, "headers": {"HX-Request": "true"}}))
+
+
+async def collect_rows(ws: ClientConnection, until: int, timeout: float = 10.0) -> list[tuple[str, str]]:
+    """Read frames until ``until`` distinct message rows have arrived (duplicates are kept, to be counted)."""
+    got: list[tuple[str, str]] = []
+    async with asyncio.timeout(timeout):
+        while len({mid for mid, _ in got}) < until:
+            got.extend(rows(await ws.recv()))
+    return got

@@ -1,0 +1,67 @@
+"""The SQLite store: the store contract on a real file, plus WAL, schema version and restart."""
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from quart_chat.store.sqlite import SqliteStore
+from tests.contracts.store_contract import StoreContract
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    s = SqliteStore(tmp_path / "chat.sqlite3")
+    await s.open()
+    yield s
+    await s.close()
+
+
+class TestSqliteStore(StoreContract):
+    async def test_file_is_wal_with_a_schema_version_and_room_index(self, store: SqliteStore, tmp_path: Path) -> None:
+        with sqlite3.connect(tmp_path / "chat.sqlite3") as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+            indexes = {r[1] for r in db.execute("PRAGMA index_list(messages)")}
+        assert "messages_room_id" in indexes
+
+    async def test_messages_survive_reopening(self, tmp_path: Path) -> None:
+        path = tmp_path / "again.sqlite3"
+        first = SqliteStore(path)
+        await first.open()
+        sent = await first.add("r", "u", "x", "kept")
+        await first.close()
+        second = SqliteStore(path)
+        await second.open()
+        try:
+            assert await second.latest("r", 5) == [sent]
+        finally:
+            await second.close()
+
+    async def test_two_connections_to_one_file_share_one_order(self, tmp_path: Path) -> None:
+        """Several processes may share the data folder: ids and times stay in one order."""
+        import asyncio
+
+        path = tmp_path / "shared.sqlite3"
+        a, b = SqliteStore(path), SqliteStore(path)
+        await a.open()
+        await b.open()
+        try:
+            await asyncio.gather(*(s.add("r", "u", "x", f"{i}") for i in range(20) for s in (a, b)))
+            stored = await a.latest("r", 100)
+            assert len(stored) == 40
+            assert [m.cursor for m in stored] == sorted(m.cursor for m in stored)
+            assert [int(m.id) for m in stored] == sorted(int(m.id) for m in stored)
+            assert [m.created_at for m in stored] == sorted(m.created_at for m in stored)
+            assert stored == await b.latest("r", 100)
+        finally:
+            await a.close()
+            await b.close()
+
+    async def test_ping_fails_when_closed(self, store: SqliteStore) -> None:
+        from quart_chat.store import StoreError
+
+        await store.close()
+        with pytest.raises(StoreError):
+            await store.ping()
