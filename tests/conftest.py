@@ -13,6 +13,7 @@ from quart.testing import QuartClient
 
 from quart_chat.app import create_app
 from quart_chat.settings import Settings
+from tests.support.tools import in_ci
 from tests.support.ws import RecordingWebsocket
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -92,3 +93,13 @@ async def ada(app: Quart) -> User:
 @pytest.fixture
 async def bob(app: Quart) -> User:
     return await User(make_client(app), "bob@example.com").sign_up()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """With CI=true a skip is a failure: CI must run everything."""
+    outcome = yield
+    report = outcome.get_result()
+    if in_ci() and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"CI=true forbids skipping: {report.longrepr}"

@@ -107,11 +107,13 @@ class LiveConnection:
                     if not task.cancelled() and task.exception() is not None:
                         log.error("websocket task failed", exc_info=task.exception())
             finally:
+                # Synchronous clean-up first: Quart cancels this task when the client's close
+                # arrives, and a second cancellation may land on the await below.
+                self.services.connections.discard(self)
+                log.info("disconnect uid=%s room=%s", self.me.uid, self.room)
                 for task in (writer, reader):
                     task.cancel()
                 await asyncio.gather(writer, reader, return_exceptions=True)
-                self.services.connections.discard(self)
-                log.info("disconnect uid=%s room=%s", self.me.uid, self.room)
 
     # -- writer: the only task that sends ------------------------------------------------
 
