@@ -154,7 +154,15 @@ class DockerEngine:
         if self._lock_file is not None:
             os.close(self._lock_file)
             self._lock_file = None
+        self._unmount_leftovers()
         shutil.rmtree(self.exec_root, ignore_errors=True)
+
+    def _unmount_leftovers(self) -> None:
+        """dockerd leaves its default network namespace bind-mounted under exec-root."""
+        with contextlib.suppress(OSError):
+            mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+            for mount in sorted((m for m in mounts if m.startswith(f"{self.exec_root}/")), reverse=True):
+                subprocess.run(["umount", mount], capture_output=True, timeout=10, check=False)
 
     def log_tail(self, lines: int = 40) -> str:
         with contextlib.suppress(OSError):
