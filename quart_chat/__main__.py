@@ -18,27 +18,49 @@ from hypercorn.config import Config
 
 from quart_chat.logs import configure_logging
 from quart_chat.settings import Settings, SettingsError
+from quart_chat.supervisor import LISTEN_FD_ENV, supervise
 
 log = logging.getLogger("quart_chat")
+HTTP_DRAIN_SECONDS = 3.0
 
 
-def hypercorn_config(settings: Settings) -> Config:
-    path = os.environ.get("CHAT_HYPERCORN_CONFIG")
+def hypercorn_config(settings: Settings, env: dict[str, str] | None = None) -> Config:
+    """Hypercorn's config: built-in defaults < CHAT_HYPERCORN_CONFIG file < CHAT_* variables that are set."""
+    env = dict(os.environ) if env is None else env
+    path = env.get("CHAT_HYPERCORN_CONFIG")
     config = Config.from_toml(path) if path else Config()
-    config.bind = [f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"]
-    config.websocket_ping_interval = settings.ws_ping_interval
-    config.graceful_timeout = settings.graceful_timeout
-    config.websocket_max_message_size = max(settings.max_frame_bytes * 4, 1 << 20)
     if not path:
-        # Logger objects, so Hypercorn's lines go through our handler (plain or JSON) once.
-        config.accesslog = logging.getLogger("hypercorn.access")
-        config.errorlog = logging.getLogger("hypercorn.error")
+        config.graceful_timeout = settings.graceful_timeout
+        config.websocket_ping_interval = settings.ws_ping_interval
+    if env.get("CHAT_GRACEFUL_TIMEOUT"):
+        config.graceful_timeout = settings.graceful_timeout
+    if env.get("CHAT_WS_PING_INTERVAL"):
+        config.websocket_ping_interval = settings.ws_ping_interval
+    # The bind always follows CHAT_HOST and CHAT_PORT/PORT (Beanstalk sets PORT), unless a
+    # supervising parent handed this worker its listening socket.
+    host = settings.host
+    config.bind = [f"[{host}]:{settings.port}" if ":" in host else f"{host}:{settings.port}"]
+    if env.get(LISTEN_FD_ENV):
+        config.bind = [f"fd://{int(env[LISTEN_FD_ENV])}"]
+    # Frames above our own limit get a clear error from the app; Hypercorn's cap is a backstop.
+    config.websocket_max_message_size = max(settings.max_frame_bytes * 4, 1 << 20)
+    # Logger objects, so Hypercorn's lines go through our handler (plain or JSON) exactly once.
+    config.accesslog = logging.getLogger("hypercorn.access")
+    config.errorlog = logging.getLogger("hypercorn.error")
     return config
+
+
+def effective_settings(settings: Settings, config: Config) -> Settings:
+    """Settings the app should see once Hypercorn's file has been applied (one truth for both)."""
+    return settings.replace(graceful_timeout=float(config.graceful_timeout),
+                            ws_ping_interval=float(config.websocket_ping_interval or settings.ws_ping_interval))
 
 
 async def _serve(settings: Settings) -> None:
     from quart_chat.app import create_app
 
+    config = hypercorn_config(settings)
+    settings = effective_settings(settings, config)
     app = create_app(settings)
     services = app.extensions["chat"]
     stop = asyncio.Event()
@@ -49,13 +71,20 @@ async def _serve(settings: Settings) -> None:
     async def shutdown_trigger() -> None:
         await stop.wait()
         log.info("stopping: closing %d live sockets with 1012", len(services.connections))
-        await services.drain(timeout=min(5.0, settings.graceful_timeout))
+        # Sockets close at once; the drain wait is short so drain + graceful stays under
+        # Docker's 10 s stop timeout.
+        await services.drain(timeout=min(2.0, settings.graceful_timeout))
+        if not services.connections:
+            # Every socket is closed, but Hypercorn 0.18 keeps each closed socket's ping task
+            # asleep for up to the ping interval and waits for it; what is left to drain is
+            # in-flight HTTP, so a short wait is enough (Hypercorn reads this after we return).
+            config.graceful_timeout = min(config.graceful_timeout, HTTP_DRAIN_SECONDS)
 
     log.info(
         "starting on http://%s:%d (auth=%s store=%s hub=%s data=%s)",
         settings.host, settings.port, settings.auth, settings.store, settings.hub, settings.data_dir,
     )
-    await serve(app, hypercorn_config(settings), shutdown_trigger=shutdown_trigger)
+    await serve(app, config, shutdown_trigger=shutdown_trigger)
     log.info("stopped")
 
 
@@ -69,6 +98,8 @@ def main() -> None:
     if settings.workers > 1 and settings.hub == "memory":
         print("quart-chat: CHAT_WORKERS > 1 needs CHAT_HUB=redis (the memory hub is one process).", file=sys.stderr)
         raise SystemExit(2)
+    if settings.workers > 1:
+        raise SystemExit(supervise(settings))
     try:
         asyncio.run(_serve(settings))
     except SettingsError as exc:

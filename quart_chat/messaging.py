@@ -7,6 +7,7 @@ what was stored; a store failure raises and nothing is sent on.
 from __future__ import annotations
 
 import logging
+import time
 
 from quart_chat.hub import Broadcast
 from quart_chat.models import Identity, Message
@@ -22,7 +23,7 @@ async def send_message(
     message = await services.store.add(room, author.uid, author.display_name, text, message_id=message_id)
     html = await render_row(message)
     try:
-        await services.hub.publish(Broadcast(room, message.id, message.cursor, html))
+        await services.hub.publish(Broadcast(room, message.id, message.cursor, html, time.time()))
     except Exception:  # stored already: sockets catch up on resync or reconnect
         log.exception("publish failed for stored message id=%s room=%s", message.id, room)
     return message

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from quart_chat.auth import IdentityProvider
 from quart_chat.hub import Hub
+from quart_chat.metrics import Metrics, TimedStore
 from quart_chat.settings import Settings
 from quart_chat.store import MessageStore
 
@@ -21,7 +22,11 @@ class Services:
     identity: IdentityProvider
     store: MessageStore
     hub: Hub
+    metrics: Metrics = field(default_factory=Metrics)
     connections: set = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.metrics.track_connections(lambda: len(self.connections))
 
     async def open(self) -> None:
         await self.store.open()
@@ -81,4 +86,6 @@ def build_hub(settings: Settings) -> Hub:
 
 
 def build_services(settings: Settings) -> Services:
-    return Services(settings, build_identity(settings), build_store(settings), build_hub(settings))
+    metrics = Metrics()
+    store = TimedStore(build_store(settings), metrics)
+    return Services(settings, build_identity(settings), store, build_hub(settings), metrics)

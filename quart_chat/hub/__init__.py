@@ -22,6 +22,7 @@ class Broadcast:
     message_id: str
     cursor: str
     html: str
+    stored_at: float = 0.0  # time.time() when stored: for the send-to-deliver histogram
 
 
 class Hub(Protocol):

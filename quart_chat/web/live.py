@@ -59,14 +59,17 @@ async def room_socket(room: str) -> None:
     settings = services.settings
     if not origin_allowed(websocket, settings.allowed_origins):
         log.warning("refused websocket: origin %r", websocket.headers.get("Origin"))
+        services.metrics.connections_refused.labels("origin").inc()
         await _refuse("origin not allowed")
         return
     if not is_room_name(room):
+        services.metrics.connections_refused.labels("room").inc()
         await _refuse("no such room")
         return
     me = await current_identity(check_revoked=True)
     if me is None:
         log.info("refused websocket: not signed in (room=%s)", room)
+        services.metrics.connections_refused.labels("auth").inc()
         login = url_for("auth.login_form", next=f"/rooms/{room}")
         await _refuse("not signed in", await status_partial("closed", "You are signed out.", login))
         return
@@ -161,6 +164,7 @@ class LiveConnection:
             return
         await websocket.send(frame + await self._status_if_due(force=True))
         heartbeat = self.settings.heartbeat_interval
+        metrics = self.services.metrics
         while True:
             ready = await sub.wait(timeout=heartbeat)
             if sub.close_request is not None:
@@ -174,10 +178,13 @@ class LiveConnection:
             rows: list[str] = []
             direct: list[str] = []
             resync = False
+            now = time.time()
             for item in sub.drain(BATCH_LIMIT):
                 if isinstance(item, Broadcast):
                     if self._remember(item.message_id, item.cursor):
                         rows.append(item.html)
+                        if item.stored_at:
+                            metrics.send_to_deliver.observe(max(0.0, now - item.stored_at))
                 elif isinstance(item, Resync):
                     resync = True
                 else:
@@ -195,6 +202,7 @@ class LiveConnection:
             frame = "".join(parts)
             if frame:
                 await websocket.send(frame)
+                metrics.messages_delivered.inc(len(rows))
 
     async def _still_signed_in(self) -> bool:
         """Re-check the session (revocation) at a bounded interval; close 1008 if it ended."""
@@ -217,6 +225,7 @@ class LiveConnection:
         else:
             fragment = await status_partial("reconnecting")
         if code == CLOSE_SLOW_CONSUMER:
+            self.services.metrics.slow_consumers_closed.inc()
             log.warning("slow consumer closed uid=%s room=%s", self.me.uid, self.room)
         elif code == CLOSE_SERVICE_RESTART:
             log.info("closing for restart uid=%s room=%s", self.me.uid, self.room)
@@ -229,6 +238,7 @@ class LiveConnection:
         settings = self.settings
         bucket = TokenBucket(settings.rate_limit_per_minute, settings.rate_limit_burst)
         composer = await composer_partial(self.room, settings.max_message_chars)
+        metrics = self.services.metrics
         while True:
             raw = await websocket.receive()
             size = len(raw.encode() if isinstance(raw, str) else raw)
@@ -237,17 +247,21 @@ class LiveConnection:
                     raise FrameError(f"Message too long: the limit is {settings.max_message_chars} characters.")
                 frame = parse_frame(raw, settings.max_message_chars)
             except FrameError as exc:
+                metrics.messages_refused.labels("invalid").inc()
                 sub.offer(await composer_error_partial(exc.message))
                 continue
             if not frame.text:
                 continue
+            metrics.messages_received.inc()
             if not bucket.take():
+                metrics.messages_refused.labels("rate_limited").inc()
                 wait = max(1, round(bucket.retry_after()))
                 sub.offer(await composer_error_partial(f"You are sending too fast. Try again in {wait} s."))
                 continue
             try:
                 await send_message(self.services, self.room, self.me, frame.text)
             except StoreError:
+                metrics.messages_refused.labels("store_failed").inc()
                 log.exception("store failed; message refused uid=%s room=%s", self.me.uid, self.room)
                 sub.offer(await composer_error_partial("Not sent: the message could not be saved. Try again."))
                 continue

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, current_app, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from quart import Blueprint, Response, current_app, jsonify
 from quart.typing import ResponseReturnValue
 
 from quart_chat.store import StoreError
@@ -34,6 +35,13 @@ async def readyz() -> ResponseReturnValue:
     checks = await _checks()
     ready = checks["store"] == "ok" and checks["hub"] == "ok"
     return jsonify(status="ready" if ready else "not ready", **checks), 200 if ready else 503
+
+
+@bp.get("/metrics")
+async def metrics() -> ResponseReturnValue:
+    """Prometheus text format: connections, message flow, slow consumers, latencies."""
+    registry = current_app.extensions["chat"].metrics.registry
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
 @bp.get("/favicon.ico")

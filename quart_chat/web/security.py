@@ -9,7 +9,7 @@ import hmac
 import secrets
 from urllib.parse import urlsplit
 
-from quart import Quart, Response, current_app, g, session
+from quart import Quart, Response, current_app, g, has_websocket_context, session
 from quart.wrappers import BaseRequestWebsocket
 
 from quart_chat.models import Identity
@@ -36,6 +36,8 @@ def csrf_token() -> str:
     """This session's CSRF token, made on first use (exposed to templates)."""
     token = session.get(CSRF_KEY)
     if not isinstance(token, str) or len(token) < 32:
+        if has_websocket_context():
+            return ""  # a socket cannot set cookies; the page that opened it carries the token
         token = secrets.token_urlsafe(32)
         session[CSRF_KEY] = token
     return token
@@ -88,7 +90,7 @@ async def current_identity(*, check_revoked: bool = False) -> Identity | None:
     identity = None
     if isinstance(token, str) and token:
         identity = await current_app.extensions["chat"].identity.verify(token, check_revoked=check_revoked)
-        if identity is None:
+        if identity is None and not has_websocket_context():
             session.pop(TOKEN_KEY, None)
     g.identity = identity
     return identity

@@ -24,22 +24,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
+from tests.support.tools import missing
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_TAG = "python:3.13-slim"
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "quart-chat" / "docker"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def missing(reason: str) -> None:
-    """Something the test needs is absent: skip with the reason here, fail with CI=true."""
-    if in_ci():
-        pytest.fail(f"CI=true and {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def require_tools() -> None:
