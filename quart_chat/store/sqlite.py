@@ -8,6 +8,7 @@ see one order.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +60,10 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
+        # One connection serves every coroutine: without this lock two concurrent adds
+        # interleave their BEGIN IMMEDIATE ("cannot start a transaction within a
+        # transaction"), and a read could see a row that is then rolled back.
+        self._lock = asyncio.Lock()
 
     async def open(self) -> None:
         self._db = await sqlite_db.connect(self.path, MIGRATIONS)
@@ -78,6 +83,13 @@ class SqliteStore:
         self, room: str, author_uid: str, author_name: str, text: str, *, message_id: str | None = None
     ) -> Message:
         db = self.db
+        async with self._lock:
+            return await self._add(db, room, author_uid, author_name, text, message_id)
+
+    async def _add(
+        self, db: aiosqlite.Connection, room: str, author_uid: str, author_name: str, text: str,
+        message_id: str | None,
+    ) -> Message:
         try:
             await db.execute("BEGIN IMMEDIATE")
             try:
@@ -110,7 +122,7 @@ class SqliteStore:
 
     async def _select(self, sql: str, params: tuple) -> list[Message]:
         try:
-            async with self.db.execute(sql, params) as cur:
+            async with self._lock, self.db.execute(sql, params) as cur:
                 rows = await cur.fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"could not read messages: {exc}") from exc
