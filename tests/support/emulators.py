@@ -167,6 +167,7 @@ def start_auth_emulator(workdir: Path) -> Emulator:
         "NO_UPDATE_NOTIFIER": "1",
         "XDG_CONFIG_HOME": str(workdir / "config"),
         "XDG_CACHE_HOME": str(workdir / "cache"),
+        "TMPDIR": str(workdir),  # the CLI writes its hub locator file there
     }
     cmd = [
         str(FIREBASE_BIN),
