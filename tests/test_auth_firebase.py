@@ -8,10 +8,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import requests
-from firebase_admin import auth as admin_auth
 
-from quart_chat.auth import (
+from tests.support.emulators import require_firebase_extra
+
+require_firebase_extra()
+
+import requests  # noqa: E402
+from firebase_admin import auth as admin_auth  # noqa: E402
+
+from quart_chat.auth import (  # noqa: E402
     AccountDisabled,
     AuthUnavailable,
     EmailTaken,
@@ -19,10 +24,10 @@ from quart_chat.auth import (
     TooManyAttempts,
     pyrebase_emulator,
 )
-from quart_chat.auth.firebase import FirebaseIdentity, InvalidEmail, _auth_error
-from quart_chat.settings import Settings, SettingsError
-from tests.contracts.identity_contract import IdentityContract, new_email
-from tests.support.emulators import PROJECT_ID, Emulator, auth_emulator, auth_env, free_port
+from quart_chat.auth.firebase import FirebaseIdentity, InvalidEmail, _auth_error  # noqa: E402
+from quart_chat.settings import Settings, SettingsError  # noqa: E402
+from tests.contracts.identity_contract import IdentityContract, new_email  # noqa: E402
+from tests.support.emulators import PROJECT_ID, Emulator, auth_emulator, auth_env, free_port  # noqa: E402
 
 __all__ = ["auth_emulator", "auth_env"]  # fixtures used by name
 

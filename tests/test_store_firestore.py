@@ -9,11 +9,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from quart_chat.settings import SettingsError
-from quart_chat.store import StoreError
-from quart_chat.store.firestore import FirestoreStore, id_for
-from tests.contracts.store_contract import StoreContract
-from tests.support.emulators import PROJECT_ID, Emulator, firestore_emulator, firestore_env, free_port
+from tests.support.emulators import require_firebase_extra
+
+require_firebase_extra()
+
+from quart_chat.settings import SettingsError  # noqa: E402
+from quart_chat.store import StoreError  # noqa: E402
+from quart_chat.store.firestore import FirestoreStore, id_for  # noqa: E402
+from tests.contracts.store_contract import StoreContract  # noqa: E402
+from tests.support.emulators import PROJECT_ID, Emulator, firestore_emulator, firestore_env, free_port  # noqa: E402
 
 __all__ = ["firestore_emulator", "firestore_env"]  # fixtures used by name
 

@@ -56,6 +56,18 @@ def unavailable(reason: str) -> None:
     pytest.skip(f"{reason}; run .ci/install-firebase.sh to enable these tests")
 
 
+def require_firebase_extra() -> None:
+    """Call at the top of a test module, before importing the Firebase code."""
+    import importlib.util
+
+    missing = [m for m in ("firebase_admin", "pyrebase") if importlib.util.find_spec(m) is None]
+    if missing:
+        reason = f"{', '.join(missing)} not installed (pip install -e '.[firebase]')"
+        if in_ci():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason, allow_module_level=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
