@@ -22,6 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 import firebase_admin
+import google.auth.exceptions
 import pyrebase
 import requests
 from firebase_admin import auth as admin_auth
@@ -130,7 +131,7 @@ class FirebaseIdentity:
         self.session_length = timedelta(days=session_days)
         self.timeout = timeout
         self._app: firebase_admin.App | None = None
-        self._auth: Any = None  # pyrebase.pyrebase.Auth (untyped)
+        self._firebase: Any = None  # pyrebase.pyrebase.Firebase (untyped)
         self._session: requests.Session | None = None
 
     @classmethod
@@ -151,7 +152,7 @@ class FirebaseIdentity:
             "databaseURL": "",
             "storageBucket": "",
         }
-        self._auth = pyrebase.initialize_app(config).auth()
+        self._firebase = pyrebase.initialize_app(config)
         self._app = firebase_app.new_app("auth", self._credential, self.project_id, self.timeout)
 
     async def close(self) -> None:
@@ -171,9 +172,11 @@ class FirebaseIdentity:
 
     async def _rest(self, method: str, *args: str) -> dict[str, Any]:
         """Call a pyrebase Auth method in a thread, through this provider's session."""
-        if self._auth is None or self._session is None:
+        if self._firebase is None or self._session is None:
             raise AuthUnavailable()
-        auth, session = self._auth, self._session
+        # A fresh pyrebase Auth per call: it keeps the last signed-in user's tokens on itself
+        # (current_user), which must not linger in an object shared by every request.
+        auth, session = self._firebase.auth(), self._session
 
         def call() -> dict[str, Any]:
             with pyrebase_emulator.bound(session):
@@ -238,6 +241,7 @@ class FirebaseIdentity:
             admin_errors.UnknownError,
             admin_errors.InternalError,
             admin_auth.CertificateFetchError,
+            google.auth.exceptions.GoogleAuthError,  # the service account's token could not be refreshed
             requests.RequestException,
         ) as exc:
             log.warning("Firebase Admin is unreachable: %s", exc)

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import firebase_admin
+import google.auth.exceptions
 from firebase_admin import firestore_async
 from google.api_core import exceptions as api_errors
 from google.cloud.firestore import SERVER_TIMESTAMP, AsyncClient, Query
@@ -99,9 +100,10 @@ class FirestoreStore:
 
     async def close(self) -> None:
         client, self._client = self._client, None
-        # The gRPC channel is only made on first use; close it if it was.
-        if client is not None and client._firestore_api_internal is not None:
-            await client._firestore_api_internal.transport.close()
+        # The gRPC channel is only made on first use; close it if it was (the client has no close()).
+        api = getattr(client, "_firestore_api_internal", None)
+        if api is not None:
+            await api.transport.close()
         firebase_app.delete_app(self._app)
         self._app = None
 
@@ -121,7 +123,12 @@ class FirestoreStore:
                 return await call
         except api_errors.AlreadyExists:
             raise
-        except (api_errors.GoogleAPIError, TimeoutError, OSError) as exc:
+        except (
+            api_errors.GoogleAPIError,
+            google.auth.exceptions.GoogleAuthError,
+            TimeoutError,
+            OSError,
+        ) as exc:
             raise StoreError(f"could not {what}: {type(exc).__name__}: {exc}") from exc
 
     @staticmethod
