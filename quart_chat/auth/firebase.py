@@ -302,3 +302,4 @@ class FirebaseIdentity:
             if (user.tokens_valid_after_timestamp or 0) // 1000 > issued:
                 return
             await asyncio.sleep(max(0.05, issued + 1 - time.time() + 0.05))
+        log.warning("sign-out of %s: Firebase's revocation time did not pass the cookie's issue time", uid)
