@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 export NO_UPDATE_NOTIFIER=1 npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 export npm_config_cache="$PWD/.cache/npm"   # no writes to ~/.npm
+export XDG_CONFIG_HOME="$PWD/.cache/xdg-config" CI=true   # the Firebase CLI's configstore stays in the checkout
 
 if [ ! -x node_modules/.bin/firebase ]; then
     if ! command -v npm >/dev/null; then
