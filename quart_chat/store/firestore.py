@@ -1,0 +1,208 @@
+"""The Cloud Firestore message store (``CHAT_STORE=firestore``), on firebase-admin's async client.
+
+Layout: ``rooms/{room}/messages/{id}`` with ``author_uid``, ``author_name``,
+``text`` and ``created_at`` (a server timestamp, microsecond precision).
+
+Order is (created_at, document id) everywhere, and :attr:`Message.cursor`
+(``f"{micros:017d}-{id}"``) sorts the same way: every id is 32 lowercase hex
+digits, so comparing ids as strings (Python) and as document names (Firestore,
+byte-wise) agree, and ties on an identical timestamp break the same way in
+both. Ids are chosen before the write -- random, or derived from the
+caller's ``message_id`` -- and written with ``create()``, so a retried send
+lands once.
+
+Queries use Firestore's automatic single-field index on ``created_at`` (with
+``__name__`` in the same direction), so no composite index is needed; see
+``firestore.indexes.json``. Pages are cursors (``start_after``), never offsets.
+
+The async client binds to the event loop it is first used on, so it is made
+in :meth:`open` (on the serving loop) and closed in :meth:`close`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import re
+import uuid
+from collections.abc import Awaitable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import firebase_admin
+import google.auth.exceptions
+from firebase_admin import firestore_async
+from google.api_core import exceptions as api_errors
+from google.cloud.firestore import SERVER_TIMESTAMP, AsyncClient, Query
+
+from quart_chat import firebase_app
+from quart_chat.models import Message, parse_cursor
+from quart_chat.settings import Settings
+from quart_chat.store import StoreError
+
+WHAT = "the Firestore message store (CHAT_STORE=firestore)"
+_CURSOR_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_ROOM_FORBIDDEN = re.compile(r"/|^\.\.?$|^__.*__$")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def id_for(message_id: str) -> str:
+    """The document id for a caller's message id: deterministic, and shaped like every other id."""
+    return hashlib.sha256(message_id.encode("utf-8")).hexdigest()[:32]
+
+
+def _plain_utc(value: datetime) -> datetime:
+    """A plain ``datetime`` in UTC (the client returns DatetimeWithNanoseconds)."""
+    return datetime(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        tzinfo=UTC,
+    )
+
+
+def _room(room: str) -> str:
+    if not room or len(room.encode("utf-8")) > 512 or _ROOM_FORBIDDEN.search(room):
+        raise ValueError(f"not a usable room name for Firestore: {room[:40]!r}")
+    return room
+
+
+class FirestoreStore:
+    def __init__(
+        self, *, project_id: str | None, credentials_path: str | None, timeout: float = 10.0
+    ) -> None:
+        """Check the configuration now, so a bad one stops start-up with one sentence."""
+        self.project_id = firebase_app.check_project_id(project_id, WHAT)
+        self._credential = firebase_app.credential_for(
+            firebase_app.FIRESTORE_EMULATOR_VAR, credentials_path, WHAT
+        )
+        self.timeout = timeout
+        self._app: firebase_admin.App | None = None
+        self._client: AsyncClient | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FirestoreStore:
+        return cls(
+            project_id=settings.firebase_project_id, credentials_path=settings.google_application_credentials
+        )
+
+    async def open(self) -> None:
+        self._app = firebase_app.new_app("store", self._credential, self.project_id, self.timeout)
+        self._client = firestore_async.client(app=self._app)
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        # The gRPC channel is only made on first use; close it if it was (the client has no close()).
+        api = getattr(client, "_firestore_api_internal", None)
+        if api is not None:
+            await api.transport.close()
+        firebase_app.delete_app(self._app)
+        self._app = None
+
+    @property
+    def client(self) -> AsyncClient:
+        if self._client is None:
+            raise StoreError("the message store is not open")
+        return self._client
+
+    def _messages(self, room: str) -> Any:
+        return self.client.collection("rooms").document(_room(room)).collection("messages")
+
+    async def _call[T](self, what: str, call: Awaitable[T]) -> T:
+        """Await a Firestore call within the time limit; every failure becomes StoreError."""
+        try:
+            async with asyncio.timeout(self.timeout + 1):
+                return await call
+        except api_errors.AlreadyExists:
+            raise
+        except (
+            api_errors.GoogleAPIError,
+            google.auth.exceptions.GoogleAuthError,
+            TimeoutError,
+            OSError,
+        ) as exc:
+            raise StoreError(f"could not {what}: {type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    def _message(room: str, snap: Any) -> Message:
+        data = snap.to_dict() or {}
+        created = data.get("created_at")
+        if not isinstance(created, datetime):
+            raise StoreError(f"message {snap.id} in {room!r} has no server timestamp")
+        return Message(
+            snap.id, room, data["author_uid"], data["author_name"], data["text"], _plain_utc(created)
+        )
+
+    async def add(
+        self, room: str, author_uid: str, author_name: str, text: str, *, message_id: str | None = None
+    ) -> Message:
+        ref = self._messages(room).document(id_for(message_id) if message_id is not None else new_id())
+        doc = {
+            "author_uid": author_uid,
+            "author_name": author_name,
+            "text": text,
+            "created_at": SERVER_TIMESTAMP,
+        }
+        # AlreadyExists: a retry of a send that already landed; return the stored one.
+        with contextlib.suppress(api_errors.AlreadyExists):
+            await self._call("store the message", ref.create(doc, timeout=self.timeout))
+        # Read back: what we return (and broadcast) is exactly what is stored, with its server time.
+        snap = await self._call("read the stored message", ref.get(timeout=self.timeout))
+        if not snap.exists:
+            raise StoreError(f"message {ref.id} vanished right after it was stored")
+        return self._message(room, snap)
+
+    async def _query(self, room: str, query: Any, what: str) -> list[Message]:
+        snaps: Sequence[Any] = await self._call(what, query.get(timeout=self.timeout))
+        return [self._message(room, s) for s in snaps]
+
+    def _ordered(self, room: str, direction: str) -> Any:
+        return (
+            self._messages(room)
+            .order_by("created_at", direction=direction)
+            .order_by("__name__", direction=direction)
+        )
+
+    @staticmethod
+    def _cursor(cursor: str) -> dict[str, Any]:
+        created_at, message_id = parse_cursor(cursor)
+        if not _CURSOR_ID.fullmatch(message_id):
+            raise ValueError(f"not a Firestore message cursor: {cursor[:40]!r}")
+        return {"created_at": created_at, "__name__": message_id}
+
+    async def latest(self, room: str, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        rows = await self._query(room, self._ordered(room, Query.DESCENDING).limit(limit), "read messages")
+        rows.reverse()
+        return rows
+
+    async def before(self, room: str, cursor: str, limit: int) -> list[Message]:
+        start = self._cursor(cursor)
+        if limit <= 0:
+            return []
+        query = self._ordered(room, Query.DESCENDING).start_after(start).limit(limit)
+        rows = await self._query(room, query, "read older messages")
+        rows.reverse()
+        return rows
+
+    async def after(self, room: str, cursor: str, limit: int) -> list[Message]:
+        start = self._cursor(cursor)
+        if limit <= 0:
+            return []
+        query = self._ordered(room, Query.ASCENDING).start_after(start).limit(limit)
+        return await self._query(room, query, "read newer messages")
+
+    async def ping(self) -> None:
+        """One cheap document read: proves the credential, the project and the network."""
+        await self._call(
+            "reach Firestore", self.client.collection("health").document("ping").get(timeout=self.timeout)
+        )

@@ -1,0 +1,113 @@
+"""The store contract against the real Cloud Firestore emulator, plus Firestore-only checks."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.support.emulators import require_firebase_extra
+
+require_firebase_extra()
+
+from quart_chat.settings import SettingsError  # noqa: E402
+from quart_chat.store import StoreError  # noqa: E402
+from quart_chat.store.firestore import FirestoreStore, id_for  # noqa: E402
+from tests.contracts.store_contract import StoreContract  # noqa: E402
+from tests.support.emulators import PROJECT_ID, Emulator, firestore_emulator, firestore_env, free_port  # noqa: E402
+
+__all__ = ["firestore_emulator", "firestore_env"]  # fixtures used by name
+
+
+@pytest.fixture
+async def store(firestore_env: Emulator) -> AsyncIterator[FirestoreStore]:
+    s = FirestoreStore(project_id=PROJECT_ID, credentials_path=None, timeout=5.0)
+    await s.open()
+    yield s
+    await s.close()
+
+
+class TestFirestoreStore(StoreContract):
+    async def test_documents_live_at_rooms_room_messages_id(self, store: FirestoreStore) -> None:
+        msg = await store.add("general", "u1", "ada@example.com", "hi", message_id="client-1")
+        assert msg.id == id_for("client-1") and len(msg.id) == 32
+        snap = await store.client.document(f"rooms/general/messages/{msg.id}").get()
+        assert snap.to_dict()["text"] == "hi" and snap.to_dict()["author_uid"] == "u1"
+
+    async def test_equal_timestamps_order_by_id_and_cursor_alike(self, store: FirestoreStore) -> None:
+        # Several writes in one batch share one commit time: the id must break the tie
+        # the same way in Firestore's order and in the cursor's string order.
+        from google.cloud.firestore import SERVER_TIMESTAMP
+
+        batch = store.client.batch()
+        coll = store.client.collection("rooms/tie/messages")
+        for i in range(8):
+            batch.create(
+                coll.document(id_for(f"tie-{i}")),
+                {"author_uid": "u", "author_name": "x", "text": f"t{i}", "created_at": SERVER_TIMESTAMP},
+            )
+        await batch.commit()
+        rows = await store.latest("tie", 100)
+        assert len({m.created_at for m in rows}) == 1
+        assert [m.cursor for m in rows] == sorted(m.cursor for m in rows)
+        assert [m.id for m in rows] == sorted(m.id for m in rows)
+        # Paging through the tie by cursor visits each message exactly once.
+        seen, page = [], await store.latest("tie", 3)
+        while page:
+            seen = page + seen
+            page = await store.before("tie", page[0].cursor, 3)
+        assert seen == rows
+        assert await store.after("tie", rows[3].cursor, 100) == rows[4:]
+
+    async def test_a_room_name_firestore_cannot_hold_is_refused(self, store: FirestoreStore) -> None:
+        with pytest.raises(ValueError):
+            await store.add("a/b", "u", "x", "no")
+
+    async def test_rules_deny_direct_client_access(
+        self, store: FirestoreStore, firestore_env: Emulator
+    ) -> None:
+        # The emulator runs with firestore.rules; the admin client ("owner") bypasses them,
+        # a browser does not.
+        await store.add("r", "u", "x", "private")
+        url = f"http://{firestore_env.host}/v1/projects/{PROJECT_ID}/databases/(default)/documents/rooms/r/messages"
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(url, timeout=10)
+        assert denied.value.code == 403
+        body = json.dumps({"fields": {"text": {"stringValue": "forged"}}}).encode()
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(
+                urllib.request.Request(
+                    url, data=body, method="POST", headers={"Content-Type": "application/json"}
+                ),
+                timeout=10,
+            )
+        assert denied.value.code == 403
+
+
+async def test_unreachable_firestore_is_a_store_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{free_port()}")  # nothing listens there
+    s = FirestoreStore(project_id=PROJECT_ID, credentials_path=None, timeout=1.0)
+    await s.open()
+    try:
+        with pytest.raises(StoreError):
+            await s.ping()
+        with pytest.raises(StoreError):
+            await s.add("r", "u", "x", "lost")
+    finally:
+        await s.close()
+
+
+def test_missing_configuration_names_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.delenv("FIRESTORE_EMULATOR_HOST", raising=False)
+    with pytest.raises(SettingsError, match="FIREBASE_PROJECT_ID"):
+        FirestoreStore(project_id=None, credentials_path=None)
+    with pytest.raises(SettingsError, match="GOOGLE_APPLICATION_CREDENTIALS"):
+        FirestoreStore(project_id=PROJECT_ID, credentials_path=None)
+    with pytest.raises(SettingsError, match=r"GOOGLE_APPLICATION_CREDENTIALS.*does not exist"):
+        FirestoreStore(project_id=PROJECT_ID, credentials_path=str(tmp_path / "nope.json"))
+    (tmp_path / "bad.json").write_text('{"type": "authorized_user"}')
+    with pytest.raises(SettingsError, match=r"GOOGLE_APPLICATION_CREDENTIALS.*not a service-account"):
+        FirestoreStore(project_id=PROJECT_ID, credentials_path=str(tmp_path / "bad.json"))
