@@ -13,8 +13,11 @@ from quart.testing import QuartClient
 
 from quart_chat.app import create_app
 from quart_chat.settings import Settings
+from tests.support.emulators import auth_emulator, auth_env, firestore_emulator, firestore_env
 from tests.support.tools import in_ci
 from tests.support.ws import RecordingWebsocket
+
+__all__ = ["auth_emulator", "auth_env", "firestore_emulator", "firestore_env"]  # shared, session-wide
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 ORIGIN = "http://localhost"

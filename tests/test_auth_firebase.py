@@ -27,9 +27,8 @@ from quart_chat.auth import (  # noqa: E402
 from quart_chat.auth.firebase import FirebaseIdentity, InvalidEmail, _auth_error  # noqa: E402
 from quart_chat.settings import Settings, SettingsError  # noqa: E402
 from tests.contracts.identity_contract import IdentityContract, new_email  # noqa: E402
-from tests.support.emulators import PROJECT_ID, Emulator, auth_emulator, auth_env, free_port  # noqa: E402
-
-__all__ = ["auth_emulator", "auth_env"]  # fixtures used by name
+from tests.support.emulators import PROJECT_ID, Emulator  # noqa: E402
+from tests.support.net import free_port  # noqa: E402
 
 
 def make_identity() -> FirebaseIdentity:

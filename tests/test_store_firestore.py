@@ -17,9 +17,8 @@ from quart_chat.settings import SettingsError  # noqa: E402
 from quart_chat.store import StoreError  # noqa: E402
 from quart_chat.store.firestore import FirestoreStore, id_for  # noqa: E402
 from tests.contracts.store_contract import StoreContract  # noqa: E402
-from tests.support.emulators import PROJECT_ID, Emulator, firestore_emulator, firestore_env, free_port  # noqa: E402
-
-__all__ = ["firestore_emulator", "firestore_env"]  # fixtures used by name
+from tests.support.emulators import PROJECT_ID, Emulator  # noqa: E402
+from tests.support.net import free_port  # noqa: E402
 
 
 @pytest.fixture

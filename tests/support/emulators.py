@@ -10,8 +10,8 @@ group (``start_new_session=True``), so stopping them kills the whole group --
 the Firebase CLI spawns children -- by its id, never by name. With ``CI=true``
 a missing emulator fails the run; elsewhere those tests skip and say why.
 
-Import the fixtures into a test module: ``from tests.support.emulators import
-auth_emulator, auth_env`` (and/or ``firestore_emulator, firestore_env``).
+The fixtures are made available to every test by ``tests/conftest.py``, so each
+emulator starts at most once per run.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -31,6 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.net import free_port
+from tests.support.tools import in_ci
 
 PROJECT_ID = "demo-quart-chat"
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,10 +45,6 @@ AUTH_START_LIMIT = 90.0
 FIRESTORE_START_LIMIT = 60.0
 STOP_LIMIT = 10.0
 STARTUP_TIMES: dict[str, float] = {}
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
 def unavailable(reason: str) -> None:
@@ -66,12 +64,6 @@ def require_firebase_extra() -> None:
         if in_ci():
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason, allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
