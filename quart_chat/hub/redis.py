@@ -223,16 +223,18 @@ class RedisHub:
         attempt = 0
         try:
             while True:
-                client = aioredis.Redis.from_url(
+                # Two plain connections, used without redis-py's retries: every reconnect must go
+                # through this loop, which resyncs. The pool only parses the URL and builds them.
+                pool = aioredis.ConnectionPool.from_url(
                     self.url,
                     socket_connect_timeout=self.connect_timeout,
                     socket_timeout=self.connect_timeout * 2,
                     retry=Retry(NoBackoff(), 0),
                     client_name=f"quart-chat:{self.instance_id}",
                 )
-                conn = client.connection_pool.make_connection()
+                pub, sub = pool.make_connection(), pool.make_connection()
                 try:
-                    await self._connect(client, conn)
+                    await self._connect(pub, sub)
                 except _LINK_ERRORS as exc:
                     attempt += 1
                     level = logging.WARNING if attempt == 1 and self._tried.is_set() else logging.DEBUG
@@ -241,19 +243,20 @@ class RedisHub:
                     if attempt or self.reconnects:
                         log.info("Redis hub: connected to %s", redact(self.url))
                     attempt = 0
-                    await self._serve(client, conn)
+                    await self._serve(pub, sub)
                     attempt = 1
                 finally:
                     self._tried.set()
-                    await self._close(client, conn)
+                    await self._close(pool, pub, sub)
                 await asyncio.sleep(self._backoff(attempt))
         finally:
             self._healthy = False
             self._conn = None
 
-    async def _connect(self, client: aioredis.Redis, conn: AbstractConnection) -> None:
+    async def _connect(self, pub: AbstractConnection, conn: AbstractConnection) -> None:
         """Open both connections, subscribe every local room and wait for Redis to confirm them all."""
-        await client.ping()
+        await pub.send_command("PING", check_health=False)
+        await pub.read_response()
         await conn.connect()
         subscribed: set[str] = set()
         while True:
@@ -284,12 +287,12 @@ class RedisHub:
             self._outbox.append((room, _dumps({"i": self.instance_id, "room": room, "resync": 1})))
         self._outbox_ready.set()
 
-    async def _serve(self, client: aioredis.Redis, conn: AbstractConnection) -> None:
+    async def _serve(self, pub: AbstractConnection, conn: AbstractConnection) -> None:
         """Run the reader and the publisher until either breaks the link."""
         broken = self._broken
         tasks = [
             asyncio.create_task(self._guard(self._read(conn), broken)),
-            asyncio.create_task(self._guard(self._write(client), broken)),
+            asyncio.create_task(self._guard(self._write(pub), broken)),
         ]
         try:
             await broken.wait()
@@ -342,7 +345,7 @@ class RedisHub:
                 # their queues during a burst, rather than closing them as slow consumers.
                 await asyncio.sleep(0)
 
-    async def _write(self, client: aioredis.Redis) -> None:
+    async def _write(self, conn: AbstractConnection) -> None:
         """Send the outbox in order over one connection, pipelining whatever has piled up."""
         while True:
             while not self._outbox:
@@ -350,10 +353,10 @@ class RedisHub:
                 await self._outbox_ready.wait()
             # Left in the outbox until sent: if the link breaks, _serve counts their rooms as missed.
             batch = list(islice(self._outbox, 500))
-            async with client.pipeline(transaction=False) as pipe:
-                for room, payload in batch:
-                    pipe.publish(channel_for(room), payload)
-                await pipe.execute()
+            commands = [("PUBLISH", channel_for(room), payload) for room, payload in batch]
+            await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+            for _ in batch:
+                await conn.read_response()
             for _ in batch:
                 self._outbox.popleft()
             if not self._outbox:
@@ -393,11 +396,12 @@ class RedisHub:
             return
         self.fanout.deliver(broadcast)
 
-    async def _close(self, client: aioredis.Redis, conn: AbstractConnection) -> None:
-        with suppress(*_LINK_ERRORS, TimeoutError):
-            await conn.disconnect(nowait=True)
-        with suppress(*_LINK_ERRORS, TimeoutError):
-            await client.aclose()
+    async def _close(self, pool: aioredis.ConnectionPool, *conns: AbstractConnection) -> None:
+        for conn in conns:
+            with suppress(*_LINK_ERRORS):
+                await conn.disconnect(nowait=True)
+        with suppress(*_LINK_ERRORS):
+            await pool.disconnect()
 
 
 def _room_of(channel: bytes) -> str:
