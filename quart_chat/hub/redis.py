@@ -154,9 +154,7 @@ class RedisHub:
             "cursor": broadcast.cursor,
             "html": broadcast.html,
         }
-        self._outbox.append((broadcast.room, _dumps(payload)))
-        self._outbox_empty.clear()
-        self._outbox_ready.set()
+        self._enqueue(broadcast.room, payload)
 
     @asynccontextmanager
     async def subscribe(self, room: str) -> AsyncIterator[Subscription]:
@@ -187,6 +185,11 @@ class RedisHub:
         self.fanout.close_all(code, reason)
 
     # -- the link ---------------------------------------------------------------------------------
+
+    def _enqueue(self, room: str, payload: dict[str, Any]) -> None:
+        self._outbox.append((room, _dumps(payload)))
+        self._outbox_empty.clear()
+        self._outbox_ready.set()
 
     async def _subscribe_channel(self, room: str) -> asyncio.Future[bool] | None:
         """SUBSCRIBE on the live link; the future resolves when Redis confirms (None while down)."""
@@ -284,8 +287,7 @@ class RedisHub:
         self.fanout.resync_all()
         missed, self._missed_rooms = self._missed_rooms, set()
         for room in sorted(missed):
-            self._outbox.append((room, _dumps({"i": self.instance_id, "room": room, "resync": 1})))
-        self._outbox_ready.set()
+            self._enqueue(room, {"i": self.instance_id, "room": room, "resync": 1})
 
     async def _serve(self, pub: AbstractConnection, conn: AbstractConnection) -> None:
         """Run the reader and the publisher until either breaks the link."""
