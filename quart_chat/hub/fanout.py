@@ -125,10 +125,11 @@ class LocalFanout:
         """Offer a row to every local subscriber of its room; returns how many took it."""
         taken = 0
         for sub in tuple(self._rooms.get(broadcast.room, ())):
+            was_open = sub.close_request is None
             if sub.offer(broadcast):
                 taken += 1
-            elif sub.close_request is not None and sub.close_request.code == CLOSE_SLOW_CONSUMER:
-                self.slow_consumers_closed += 1
+            elif was_open and sub.close_request is not None and sub.close_request.code == CLOSE_SLOW_CONSUMER:
+                self.slow_consumers_closed += 1  # counted once, when this offer overflowed it
         self.delivered += taken
         return taken
 

@@ -7,7 +7,6 @@ which is how the tests simulate a Redis crash and recovery.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,24 +14,14 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.net import free_port
 
 
 def redis_server_binary() -> str:
     """The machine's redis-server; skip without it, but fail under CI=true (a missing tool is a bug there)."""
-    import pytest  # here, so that the benchmark can use this module without pytest
+    from tests.support.tools import require_binary  # here, so the benchmark can use this module without pytest
 
-    path = shutil.which("redis-server")
-    if path is None:
-        reason = "redis-server is not on PATH (install it with .ci/install-redis.sh)"
-        if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):  # as in tests/support/tools.py
-            pytest.fail(f"{reason}; CI=true, so this is a failure, not a skip", pytrace=False)
-        pytest.skip(reason)
-    return path
+    return require_binary("redis-server", "install it with .ci/install-redis.sh")
 
 
 class RedisServer:
