@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from markupsafe import escape
-from quart import render_template
+from quart import current_app, render_template
 
 from quart_chat.models import Message, make_cursor
 
@@ -21,8 +21,13 @@ ZERO_CURSOR = make_cursor(datetime(1970, 1, 1, tzinfo=UTC), "0")
 
 
 async def render_row(message: Message) -> str:
-    """One message row; the same partial serves history and live rows."""
-    return await render_template("chat/_message.html", m=message)
+    """One message row; the same partial serves history and live rows.
+
+    Rendered straight from the template (no request context processors): it is on the hot path
+    and needs nothing but the message.
+    """
+    template = current_app.jinja_env.get_template("chat/_message.html")
+    return await template.render_async(m=message)
 
 
 def rows_partial(rows: Iterable[str]) -> str:

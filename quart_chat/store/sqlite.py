@@ -8,7 +8,6 @@ see one order.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +36,16 @@ MIGRATIONS = (
 _COLUMNS = "id, room, author_uid, author_name, text, created_us"  # constant: no input reaches the SQL text
 
 
+_INSERT = """
+INSERT INTO messages (room, author_uid, author_name, text, created_us, client_id)
+VALUES (?1, ?2, ?3, ?4,
+        MAX(?5, COALESCE((SELECT created_us + 1 FROM messages WHERE room = ?1 ORDER BY id DESC LIMIT 1), 0)),
+        ?6)
+ON CONFLICT (client_id) DO NOTHING
+RETURNING id, created_us
+"""
+
+
 def _now_us() -> int:
     return int(datetime.now(UTC).timestamp() * 1_000_000)
 
@@ -60,9 +69,6 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
-        # One connection per process: its statements must not interleave with another
-        # coroutine's transaction, so every use holds this lock (each use is sub-millisecond).
-        self._lock = asyncio.Lock()
 
     async def open(self) -> None:
         self._db = await sqlite_db.connect(self.path, MIGRATIONS)
@@ -81,48 +87,26 @@ class SqliteStore:
     async def add(
         self, room: str, author_uid: str, author_name: str, text: str, *, message_id: str | None = None
     ) -> Message:
-        db = self.db
-        async with self._lock:
-            return await self._add_locked(db, room, author_uid, author_name, text, message_id)
-
-    async def _add_locked(
-        self, db: aiosqlite.Connection, room: str, author_uid: str, author_name: str, text: str,
-        message_id: str | None,
-    ) -> Message:
+        # One statement, so one trip to the database thread: the write lock is taken before the
+        # sub-select reads the room's last time, so the time never goes backwards, even with
+        # several processes on the file. A known message_id inserts nothing and returns no row.
         try:
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                if message_id is not None:
-                    async with db.execute(
-                        f"SELECT {_COLUMNS} FROM messages WHERE client_id = ?", (message_id,)
-                    ) as cur:
-                        existing = await cur.fetchone()
-                    if existing is not None:
-                        await db.execute("COMMIT")
-                        return _message(existing)
-                async with db.execute(
-                    "SELECT created_us FROM messages WHERE room = ? ORDER BY id DESC LIMIT 1", (room,)
-                ) as cur:
-                    last = await cur.fetchone()
-                created_us = max(_now_us(), last[0] + 1 if last else 0)
-                async with db.execute(
-                    "INSERT INTO messages (room, author_uid, author_name, text, created_us, client_id)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (room, author_uid, author_name, text, created_us, message_id),
-                ) as cur:
-                    new_id = cur.lastrowid
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-        except (sqlite3.Error, ValueError) as exc:
+            inserted = await self.db.execute_fetchall(
+                _INSERT, (room, author_uid, author_name, text, _now_us(), message_id)
+            )
+            if inserted:
+                new_id, created_us = next(iter(inserted))
+                return _message((new_id, room, author_uid, author_name, text, created_us))
+            existing = await self.db.execute_fetchall(
+                f"SELECT {_COLUMNS} FROM messages WHERE client_id = ?", (message_id,)
+            )
+        except sqlite3.Error as exc:
             raise StoreError(f"could not store the message: {exc}") from exc
-        return _message((new_id, room, author_uid, author_name, text, created_us))
+        return _message(next(iter(existing)))
 
     async def _select(self, sql: str, params: tuple) -> list[Message]:
         try:
-            async with self._lock, self.db.execute(sql, params) as cur:
-                rows = await cur.fetchall()
+            rows = await self.db.execute_fetchall(sql, params)
         except sqlite3.Error as exc:
             raise StoreError(f"could not read messages: {exc}") from exc
         return [_message(r) for r in rows]
