@@ -178,13 +178,12 @@ class LiveConnection:
             rows: list[str] = []
             direct: list[str] = []
             resync = False
-            now = time.time()
+            stored_at: list[float] = []
             for item in sub.drain(BATCH_LIMIT):
                 if isinstance(item, Broadcast):
                     if self._remember(item.message_id, item.cursor):
                         rows.append(item.html)
-                        if item.stored_at:
-                            metrics.send_to_deliver.observe(max(0.0, now - item.stored_at))
+                        stored_at.append(item.stored_at)
                 elif isinstance(item, Resync):
                     resync = True
                 else:
@@ -203,6 +202,10 @@ class LiveConnection:
             if frame:
                 await websocket.send(frame)
                 metrics.messages_delivered.inc(len(rows))
+                written = time.time()
+                for when in stored_at:
+                    if when:
+                        metrics.send_to_deliver.observe(max(0.0, written - when))
 
     async def _still_signed_in(self) -> bool:
         """Re-check the session (revocation) at a bounded interval; close 1008 if it ended."""
