@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/venv.sh
 
-apt_install_missing chromium chromium
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download), with a font.
+apt_install_packages chromium fonts-dejavu-core
 for extra in .ci/install-*.sh; do
     [ -e "$extra" ] && bash "$extra"
 done

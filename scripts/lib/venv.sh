@@ -38,12 +38,11 @@ as_root() {
         echo "need root for: $*" >&2; return 1; fi
 }
 
-apt_install_missing() {
-    # apt_install_missing BINARY PACKAGE [BINARY PACKAGE ...]: install packages whose binary is missing.
-    local missing=()
-    while [ $# -gt 0 ]; do
-        command -v "$1" >/dev/null 2>&1 || missing+=("$2")
-        shift 2
+apt_install_packages() {
+    # apt_install_packages PACKAGE...: install the Debian packages that are not installed yet.
+    local missing=() pkg
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing Debian packages: ${missing[*]}"
