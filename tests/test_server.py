@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from tests.support.backends import start_server
 from tests.support.http_user import RemoteUser, collect_rows, rows, say
 from tests.support.server import ChatServer
 
 
 @pytest.fixture
-def server(tmp_path: Path):
-    srv = ChatServer(tmp_path / "data").start()
+def server(tmp_path: Path, backend: dict[str, str]):
+    srv = start_server(tmp_path / "data", backend)
     yield srv
     srv.kill()
 
