@@ -109,14 +109,20 @@ async def test_a_revoked_user_in_a_busy_room_is_closed_with_1008_at_the_next_che
                     await say(b, f"bob {i}")
                     await asyncio.sleep(0.1)
 
+            async def bob_listens() -> None:  # else his unread rows back up and his close waits
+                async for _ in b:
+                    pass
+
             talking = asyncio.create_task(chatter())
+            listening = asyncio.create_task(bob_listens())
             await stays_open(a, 2.5)  # checked at least twice while still signed in: kept
             await asyncio.to_thread(admin_auth.revoke_refresh_tokens, await uid_of(admin, ada.email), app=admin)
             began = time.monotonic()
             code, frame = await closed_with(a, within=5)
             took = time.monotonic() - began
             talking.cancel()
-            await asyncio.gather(talking, return_exceptions=True)
+            listening.cancel()
+            await asyncio.gather(talking, listening, return_exceptions=True)
         assert code == 1008
         assert "You are signed out." in frame
         assert took < 3, took  # the next check (1 s), not the 5 s heartbeat
