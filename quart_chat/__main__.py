@@ -80,11 +80,19 @@ async def _serve(settings: Settings) -> None:
             # in-flight HTTP, so a short wait is enough (Hypercorn reads this after we return).
             config.graceful_timeout = min(config.graceful_timeout, HTTP_DRAIN_SECONDS)
 
+    # Open the services here, on the serving loop, rather than first in the app's lifespan
+    # start-up: there Quart logs a failure with a traceback and Hypercorn re-raises it as its
+    # own LifespanFailureError, so a SettingsError from open() could not end in one sentence.
+    # The lifespan's open() is then a no-op; its after_serving still closes them.
+    await services.open()
     log.info(
         "starting on http://%s:%d (auth=%s store=%s hub=%s data=%s)",
         settings.host, settings.port, settings.auth, settings.store, settings.hub, settings.data_dir,
     )
-    await serve(app, config, shutdown_trigger=shutdown_trigger)
+    try:
+        await serve(app, config, shutdown_trigger=shutdown_trigger)
+    finally:
+        await services.close()  # a no-op when the lifespan already closed them
     log.info("stopped")
 
 

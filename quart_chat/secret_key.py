@@ -11,11 +11,16 @@ import secrets
 import time
 from pathlib import Path
 
+from quart_chat.settings import SettingsError
+
 FILE_NAME = "secret_key"
 
 
 def load_or_create(data_dir: Path) -> str:
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"CHAT_DATA_DIR cannot be used for the secret key: {exc}.") from None
     path = data_dir / FILE_NAME
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from quart_chat.auth import IdentityProvider
 from quart_chat.hub import Hub
 from quart_chat.metrics import Metrics, TimedStore
-from quart_chat.settings import Settings
+from quart_chat.settings import Settings, SettingsError
 from quart_chat.store import MessageStore
 
 
@@ -24,11 +24,15 @@ class Services:
     hub: Hub
     metrics: Metrics = field(default_factory=Metrics)
     connections: set = field(default_factory=set)
+    is_open: bool = False
 
     def __post_init__(self) -> None:
         self.metrics.track_connections(lambda: len(self.connections))
 
     async def open(self) -> None:
+        """Open everything (once: ``python -m quart_chat`` opens before serving, the app's lifespan again)."""
+        if self.is_open:
+            return
         await self.store.open()
         try:
             await self.identity.open()
@@ -36,6 +40,7 @@ class Services:
         except BaseException:
             await self.store.close()
             raise
+        self.is_open = True
 
     async def drain(self, timeout: float) -> None:
         """Close every live socket with 1012 so browsers reconnect elsewhere; wait for them."""
@@ -46,6 +51,9 @@ class Services:
             await asyncio.sleep(0.05)
 
     async def close(self) -> None:
+        if not self.is_open:
+            return
+        self.is_open = False
         try:
             await self.hub.stop()
         finally:
@@ -55,9 +63,25 @@ class Services:
                 await self.store.close()
 
 
+FIREBASE_EXTRA = "{choice} needs the firebase extra: pip install 'quart-chat[firebase]'."
+
+
+def _missing_extra(exc: ImportError, choice: str) -> SettingsError:
+    """A Firebase package missing (or broken, e.g. urllib3 2 under pyrebase4): say how to install it.
+
+    An ImportError of our own modules is a bug, not a missing extra, and is raised as it is.
+    """
+    if (exc.name or "").split(".")[0] == "quart_chat":
+        raise exc
+    return SettingsError(FIREBASE_EXTRA.format(choice=choice))
+
+
 def build_identity(settings: Settings) -> IdentityProvider:
     if settings.auth == "firebase":
-        from quart_chat.auth.firebase import FirebaseIdentity
+        try:
+            from quart_chat.auth.firebase import FirebaseIdentity
+        except ImportError as exc:
+            raise _missing_extra(exc, "CHAT_AUTH=firebase") from None
 
         return FirebaseIdentity.from_settings(settings)
     from quart_chat.auth.local import LocalIdentity
@@ -67,7 +91,10 @@ def build_identity(settings: Settings) -> IdentityProvider:
 
 def build_store(settings: Settings) -> MessageStore:
     if settings.store == "firestore":
-        from quart_chat.store.firestore import FirestoreStore
+        try:
+            from quart_chat.store.firestore import FirestoreStore
+        except ImportError as exc:
+            raise _missing_extra(exc, "CHAT_STORE=firestore") from None
 
         return FirestoreStore.from_settings(settings)
     from quart_chat.store.sqlite import SqliteStore

@@ -197,6 +197,11 @@ DOCUMENTED: tuple[tuple[str, str, str], ...] = (
     ("CHAT_TRUSTED_PROXIES", "0", "How many proxies' X-Forwarded-* headers to trust (1 behind Beanstalk's nginx)."),
     ("CHAT_LOG_JSON", "false", "Log one JSON object per line."),
     ("CHAT_SESSION_DAYS", "5", "How long a sign-in lasts."),
+    (
+        "CHAT_REVOCATION_CHECK_INTERVAL",
+        "300",
+        "Seconds between re-checks that an open socket's user is still signed in (1 or more).",
+    ),
     ("FIREBASE_WEB_API_KEY", "(none)", "Web API key for pyrebase4 sign-in (CHAT_AUTH=firebase)."),
     ("FIREBASE_PROJECT_ID", "(none)", "Firebase/Google Cloud project id."),
     ("GOOGLE_APPLICATION_CREDENTIALS", "(none)", "Path to the service-account JSON for firebase-admin."),

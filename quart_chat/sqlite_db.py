@@ -6,10 +6,13 @@ which owns its own file and its own list of migrations.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
 import aiosqlite
+
+from quart_chat.settings import SettingsError
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -21,8 +24,12 @@ async def connect(path: Path, migrations: Sequence[str]) -> aiosqlite.Connection
     applied version lives in a one-row ``schema_version`` table, so several
     processes sharing the file agree on it.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)
+    except (OSError, sqlite3.OperationalError) as exc:
+        # The folder is a file, read-only, not ours...: a setting to fix, said in one sentence.
+        raise SettingsError(f"CHAT_DATA_DIR cannot hold {path.name}: {exc}.") from None
     try:
         await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         await db.execute("PRAGMA journal_mode = WAL")

@@ -13,6 +13,7 @@ from quart.testing import QuartClient
 
 from quart_chat.app import create_app
 from quart_chat.settings import Settings
+from tests.support.backends import BACKENDS, backend_env
 from tests.support.emulators import auth_emulator, auth_env, firestore_emulator, firestore_env
 from tests.support.tools import in_ci
 from tests.support.ws import RecordingWebsocket
@@ -21,6 +22,12 @@ __all__ = ["auth_emulator", "auth_env", "firestore_emulator", "firestore_env"]  
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 ORIGIN = "http://localhost"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The env a real server needs for each back-end; a test that asks for it runs on both."""
+    return backend_env(request)
 
 
 @pytest.fixture

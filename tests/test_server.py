@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from tests.support.backends import start_server
+from tests.support.emulators import require_firebase_extra
 from tests.support.http_user import RemoteUser, collect_rows, rows, say
 from tests.support.server import ChatServer
 
 
 @pytest.fixture
-def server(tmp_path: Path):
-    srv = ChatServer(tmp_path / "data").start()
+def server(tmp_path: Path, backend: dict[str, str]):
+    srv = start_server(tmp_path / "data", backend)
     yield srv
     srv.kill()
 
@@ -111,3 +116,86 @@ async def test_setting_errors_stop_start_up_with_one_sentence(tmp_path: Path) ->
         srv.start(timeout=10)
     assert "quart-chat: CHAT_AUTH must be one of local, firebase, not 'ldap'." in str(failed.value)
     assert "Traceback" not in str(failed.value)
+
+
+def failed_start(srv: ChatServer) -> str:
+    """Start a server that must refuse to start; its output."""
+    with pytest.raises(RuntimeError) as failed:
+        srv.start(timeout=20)
+    assert "exited with 2" in str(failed.value)
+    return str(failed.value)
+
+
+NO_EMULATORS = {"FIREBASE_AUTH_EMULATOR_HOST": "", "FIRESTORE_EMULATOR_HOST": ""}
+
+
+@pytest.mark.parametrize(
+    ("env", "sentence"),
+    [
+        (
+            {"CHAT_AUTH": "firebase", "FIREBASE_PROJECT_ID": "my-chat-1234", "FIREBASE_WEB_API_KEY": ""},
+            "quart-chat: FIREBASE_WEB_API_KEY is not set; it is needed for Firebase sign-in (CHAT_AUTH=firebase).",
+        ),
+        (
+            {"CHAT_STORE": "firestore", "FIREBASE_PROJECT_ID": "", "GOOGLE_CLOUD_PROJECT": ""},
+            "quart-chat: FIREBASE_PROJECT_ID is not set; it is needed for the Firestore message store "
+            "(CHAT_STORE=firestore).",
+        ),
+        (
+            {
+                "CHAT_STORE": "firestore",
+                "FIREBASE_PROJECT_ID": "my-chat-1234",
+                "GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/firebase-adminsdk.json",
+            },
+            "quart-chat: GOOGLE_APPLICATION_CREDENTIALS points at /nonexistent/firebase-adminsdk.json, "
+            "which does not exist.",
+        ),
+    ],
+    ids=["no-web-api-key", "no-project-id", "no-service-account-file"],
+)
+def test_firebase_misconfiguration_stops_start_up_with_one_sentence(
+    tmp_path: Path, env: dict[str, str], sentence: str
+) -> None:
+    require_firebase_extra()  # with the extra missing, the sentence would be about the extra
+    output = failed_start(ChatServer(tmp_path / "data", **NO_EMULATORS, **env))
+    assert sentence in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    ("env", "blocked", "sentence"),
+    [
+        ({"CHAT_AUTH": "firebase"}, "firebase_admin", "CHAT_AUTH=firebase needs the firebase extra"),
+        ({"CHAT_STORE": "firestore"}, "google.cloud.firestore", "CHAT_STORE=firestore needs the firebase extra"),
+    ],
+)
+def test_a_missing_firebase_extra_is_one_sentence(
+    tmp_path: Path, env: dict[str, str], blocked: str, sentence: str
+) -> None:
+    """The real entry point, with the package made unimportable (``sys.modules[name] = None`` is how
+    Python itself blocks an import), as on an install without ``quart-chat[firebase]``."""
+    code = f"import sys; sys.modules[{blocked!r}] = None; from quart_chat.__main__ import main; main()"
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **NO_EMULATORS, "CHAT_DATA_DIR": str(tmp_path / "data"), "CHAT_PORT": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip() == f"quart-chat: {sentence}: pip install 'quart-chat[firebase]'."
+
+
+def test_a_setting_error_while_opening_the_services_is_one_sentence(tmp_path: Path) -> None:
+    """The data folder is only touched when the store opens (the secret key comes from the env),
+    which used to happen inside Hypercorn's lifespan start-up and end in its traceback."""
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("a file where the data folder should be")
+    srv = ChatServer(not_a_folder, CHAT_SECRET_KEY="k" * 40)
+    output = failed_start(srv)
+    assert "quart-chat: CHAT_DATA_DIR cannot hold chat.sqlite3:" in output
+    assert "Traceback" not in output and "LifespanFailureError" not in output
+    srv = ChatServer(not_a_folder, CHAT_SECRET_KEY="")  # the key is made in the data folder first
+    output = failed_start(srv)
+    assert "quart-chat: CHAT_DATA_DIR cannot be used for the secret key:" in output
+    assert "Traceback" not in output

@@ -9,7 +9,7 @@ from __future__ import annotations
 from quart import Blueprint, current_app, redirect, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
 
-from quart_chat.auth import AuthError
+from quart_chat.auth import AuthError, AuthUnavailable, IdentityProvider
 from quart_chat.web.security import TOKEN_KEY, csrf_ok, current_identity
 
 bp = Blueprint("auth", __name__)
@@ -24,6 +24,18 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/rooms/") and "//" not in target and "\\" not in target:
         return target
     return url_for("chat.room", room="general")
+
+
+async def _sign_out(identity: IdentityProvider, token: str) -> None:
+    """End the session at the provider if it can be reached; the cookie is cleared regardless.
+
+    With Firebase unreachable the revocation cannot be recorded: the user is still signed out
+    of this browser, and their other sessions end when they expire or at the next log-out.
+    """
+    try:
+        await identity.sign_out(token)
+    except AuthUnavailable:
+        current_app.logger.warning("sign-out could not reach the identity provider; clearing the cookie only")
 
 
 async def _form(template: str, *, status: int = 200, error: str | None = None, **values: object):
@@ -53,7 +65,7 @@ async def _handle(template: str, action: str) -> ResponseReturnValue:
         return await _form(template, status=exc.status, error=exc.message, email=email, next=next_url)
     old = session.get(TOKEN_KEY)
     if isinstance(old, str) and old:
-        await identity.sign_out(old)
+        await _sign_out(identity, old)
     session.clear()  # a fresh session (and CSRF token) for the signed-in user
     session[TOKEN_KEY] = signed.token
     session.permanent = True
@@ -93,7 +105,7 @@ async def logout() -> ResponseReturnValue:
     token = session.get(TOKEN_KEY)
     if isinstance(token, str) and token:
         services = current_app.extensions["chat"]
-        await services.identity.sign_out(token)
+        await _sign_out(services.identity, token)
         for connection in list(services.connections):  # this session's open tabs, here
             if connection.token == token:
                 connection.close_for(1008, "signed out")

@@ -17,6 +17,7 @@ from collections import OrderedDict
 
 from quart import Blueprint, current_app, session, url_for, websocket
 
+from quart_chat.auth import AuthUnavailable
 from quart_chat.hub import Broadcast
 from quart_chat.hub.fanout import CLOSE_SERVICE_RESTART, CLOSE_SLOW_CONSUMER, Resync, Subscription
 from quart_chat.messaging import send_message
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 CLOSE_POLICY_VIOLATION = 1008  # htmx does not reconnect on this code
 CLOSE_INTERNAL_ERROR = 1011
+CLOSE_TRY_AGAIN_LATER = 1013  # htmx reconnects, with back-off
 BATCH_LIMIT = 64  # rows joined into one frame under load
 REMEMBERED_IDS = 2048
 RESYNC_LOOKBACK = 64
@@ -66,7 +68,19 @@ async def room_socket(room: str) -> None:
         services.metrics.connections_refused.labels("room").inc()
         await _refuse("no such room")
         return
-    me = await current_identity(check_revoked=True)
+    try:
+        me = await current_identity(check_revoked=True)
+    except AuthUnavailable:
+        # Firebase cannot be asked about revocation: "cannot tell" is not "signed out". A cookie
+        # that verifies on its own gets in; the interval check asks again once Firebase answers.
+        log.warning("revocation check unavailable at connect; checking the cookie only (room=%s)", room)
+        try:
+            me = await current_identity()
+        except AuthUnavailable:
+            await websocket.accept()
+            await websocket.send(await status_partial("reconnecting"))
+            await websocket.close(CLOSE_TRY_AGAIN_LATER, "sign-in unavailable")
+            return
     if me is None:
         log.info("refused websocket: not signed in (room=%s)", room)
         services.metrics.connections_refused.labels("auth").inc()
@@ -170,9 +184,11 @@ class LiveConnection:
             if sub.close_request is not None:
                 await self._close(sub.close_request.code, sub.close_request.reason)
                 return
+            # Checked on every wake-up, busy or idle (a cheap clock comparison until it is due):
+            # a revoked user in a busy room must not stay connected just because rows keep coming.
+            if not await self._still_signed_in():
+                return
             if not ready:
-                if not await self._still_signed_in():
-                    return
                 await websocket.send(await self._status_if_due(force=True))
                 continue
             rows: list[str] = []
@@ -213,9 +229,15 @@ class LiveConnection:
         if now - self._last_revocation_check < self.settings.revocation_check_interval:
             return True
         self._last_revocation_check = now
-        identity = await self.services.identity.verify(self.token, check_revoked=True)
+        try:
+            identity = await self.services.identity.verify(self.token, check_revoked=True)
+        except AuthUnavailable:
+            # Cannot tell (Firebase unreachable): keep the socket, ask again next interval.
+            log.warning("revocation check unavailable; keeping the socket uid=%s room=%s", self.me.uid, self.room)
+            return True
         if identity is not None:
             return True
+        log.info("session ended; closing uid=%s room=%s", self.me.uid, self.room)
         login = url_for("auth.login_form", next=f"/rooms/{self.room}")
         await websocket.send(await status_partial("closed", "You are signed out.", login))
         await websocket.close(CLOSE_POLICY_VIOLATION, "signed out")

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from quart import Quart, Response, current_app, g, has_websocket_context, session
 from quart.wrappers import BaseRequestWebsocket
 
+from quart_chat.auth import AuthUnavailable
 from quart_chat.models import Identity
 
 CSRF_KEY = "csrf"
@@ -83,13 +84,26 @@ def origin_allowed(req: BaseRequestWebsocket, allowed: tuple[str, ...]) -> bool:
 
 
 async def current_identity(*, check_revoked: bool = False) -> Identity | None:
-    """Who the session cookie says this is, verified with the identity provider (cached per request)."""
+    """Who the session cookie says this is, verified with the identity provider (cached per request).
+
+    Pages always ask about revocation, so a revoked or disabled Firebase user is signed out on
+    their next page as a local one is (else "Log in again" would lead straight back to the chat);
+    if the provider cannot be asked, the cookie alone decides. A socket asks when told to.
+    """
     if "identity" in g and not check_revoked:
         return g.identity
     token = session.get(TOKEN_KEY)
     identity = None
     if isinstance(token, str) and token:
-        identity = await current_app.extensions["chat"].identity.verify(token, check_revoked=check_revoked)
+        provider = current_app.extensions["chat"].identity
+        if has_websocket_context():
+            identity = await provider.verify(token, check_revoked=check_revoked)
+        else:
+            try:
+                identity = await provider.verify(token, check_revoked=True)
+            except AuthUnavailable:
+                current_app.logger.warning("revocation check unavailable; trusting the session cookie")
+                identity = await provider.verify(token)
         if identity is None and not has_websocket_context():
             session.pop(TOKEN_KEY, None)
     g.identity = identity

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
+from tests.support.backends import start_server
 from tests.support.server import ChatServer
 from tests.support.tools import missing
 
@@ -25,8 +26,8 @@ CHROMIUM_FLAGS = [
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ChatServer]:
-    srv = ChatServer(tmp_path / "data").start()
+def server(tmp_path: Path, backend: dict[str, str]) -> Iterator[ChatServer]:
+    srv = start_server(tmp_path / "data", backend)
     yield srv
     srv.kill()
 
