@@ -59,6 +59,21 @@ def check_project_id(project_id: str | None, what: str) -> str:
     return project
 
 
+def certificate_from_json(text: str) -> credentials.Certificate:
+    """The service-account key given as JSON text (FIREBASE_SERVICE_ACCOUNT_JSON, e.g. a Beanstalk secret)."""
+    name = "FIREBASE_SERVICE_ACCOUNT_JSON"
+    try:
+        info = json.loads(text)
+    except ValueError:
+        raise SettingsError(f"{name} is not JSON (it should hold the service-account key file's contents).") from None
+    if not isinstance(info, dict) or info.get("type") != "service_account":
+        raise SettingsError(f"{name} does not hold a service-account key.")
+    try:
+        return credentials.Certificate(info)
+    except ValueError as exc:
+        raise SettingsError(f"{name} holds an unusable service-account key ({exc}).") from None
+
+
 def load_certificate(path: str | None, what: str) -> credentials.Certificate:
     """Read the service-account key, turning every way it can be wrong into one sentence."""
     raw = require("GOOGLE_APPLICATION_CREDENTIALS", path, what)
@@ -87,10 +102,15 @@ def load_certificate(path: str | None, what: str) -> credentials.Certificate:
         ) from None
 
 
-def credential_for(emulator_var: str, credentials_path: str | None, what: str) -> credentials.Base:
-    """The emulator's anonymous credential when its variable is set, else the service account."""
+def credential_for(
+    emulator_var: str, credentials_path: str | None, what: str, credentials_json: str | None = None
+) -> credentials.Base:
+    """The emulator's anonymous credential when its variable is set, else the service account
+    (its JSON from FIREBASE_SERVICE_ACCOUNT_JSON when given, or the file GOOGLE_APPLICATION_CREDENTIALS)."""
     if emulator_host(emulator_var):
         return EmulatorCredential()
+    if credentials_json:
+        return certificate_from_json(credentials_json)
     return load_certificate(credentials_path, what)
 
 

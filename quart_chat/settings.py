@@ -88,6 +88,7 @@ class Settings:
     firebase_web_api_key: str | None = None
     firebase_project_id: str | None = None
     google_application_credentials: str | None = None
+    firebase_service_account_json: str | None = None
     session_days: int = 5
     revocation_check_interval: float = 300.0
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -155,6 +156,7 @@ class Settings:
             firebase_web_api_key=get("FIREBASE_WEB_API_KEY"),
             firebase_project_id=get("FIREBASE_PROJECT_ID") or get("GOOGLE_CLOUD_PROJECT"),
             google_application_credentials=get("GOOGLE_APPLICATION_CREDENTIALS"),
+            firebase_service_account_json=get("FIREBASE_SERVICE_ACCOUNT_JSON"),
             session_days=_int("CHAT_SESSION_DAYS", get("CHAT_SESSION_DAYS") or str(d.session_days), 1, 14),
             revocation_check_interval=_float(
                 "CHAT_REVOCATION_CHECK_INTERVAL",
@@ -205,4 +207,5 @@ DOCUMENTED: tuple[tuple[str, str, str], ...] = (
     ("FIREBASE_WEB_API_KEY", "(none)", "Web API key for pyrebase4 sign-in (CHAT_AUTH=firebase)."),
     ("FIREBASE_PROJECT_ID", "(none)", "Firebase/Google Cloud project id."),
     ("GOOGLE_APPLICATION_CREDENTIALS", "(none)", "Path to the service-account JSON for firebase-admin."),
+    ("FIREBASE_SERVICE_ACCOUNT_JSON", "(none)", "The service-account JSON itself (a Beanstalk secret); wins over the path."),
 )

@@ -211,3 +211,44 @@ def test_firebase_error_codes_become_form_errors(code: str, error: type) -> None
     body = json.dumps({"error": {"code": 400, "message": code, "errors": []}})
     assert isinstance(_auth_error(requests.HTTPError(requests.HTTPError("400"), body)), error)
     assert isinstance(_auth_error(requests.ConnectionError("refused")), AuthUnavailable)
+
+
+def _service_account_json() -> str:
+    """A well-formed service-account key made here (a fresh RSA key; it opens no real project)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return json.dumps(
+        {
+            "type": "service_account",
+            "project_id": PROJECT_ID,
+            "private_key_id": "0" * 40,
+            "private_key": pem,
+            "client_email": f"chat@{PROJECT_ID}.iam.gserviceaccount.com",
+            "client_id": "1",
+            "token_uri": "https://oauth2.googleapis.com/token",
+        }
+    )
+
+
+def test_service_account_json_in_the_environment_is_used_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beanstalk passes secrets as variables: the key's JSON itself may stand in for the file path."""
+    from quart_chat.store.firestore import FirestoreStore
+
+    monkeypatch.delenv("FIREBASE_AUTH_EMULATOR_HOST", raising=False)
+    monkeypatch.delenv("FIRESTORE_EMULATOR_HOST", raising=False)
+    key = "AIza" + "x" * 35
+    good = Settings.from_env(
+        {"FIREBASE_WEB_API_KEY": key, "FIREBASE_PROJECT_ID": PROJECT_ID,
+         "FIREBASE_SERVICE_ACCOUNT_JSON": _service_account_json()}
+    )
+    identity = FirebaseIdentity.from_settings(good)
+    assert identity._credential.service_account_email == f"chat@{PROJECT_ID}.iam.gserviceaccount.com"
+    assert FirestoreStore.from_settings(good)._credential.project_id == PROJECT_ID
+    for bad, says in (("{not json", "is not JSON"), ('{"type": "user"}', "does not hold a service-account key")):
+        with pytest.raises(SettingsError, match=f"FIREBASE_SERVICE_ACCOUNT_JSON {says}"):
+            FirebaseIdentity.from_settings(good.replace(firebase_service_account_json=bad))

@@ -110,6 +110,7 @@ class FirebaseIdentity:
         web_api_key: str | None,
         project_id: str | None,
         credentials_path: str | None,
+        credentials_json: str | None = None,
         session_days: int = 5,
         timeout: float = 10.0,
     ) -> None:
@@ -125,7 +126,9 @@ class FirebaseIdentity:
                 raise SettingsError(
                     "FIREBASE_WEB_API_KEY does not look like a Firebase web API key (AIza...)."
                 )
-        self._credential = firebase_app.credential_for(firebase_app.AUTH_EMULATOR_VAR, credentials_path, WHAT)
+        self._credential = firebase_app.credential_for(
+            firebase_app.AUTH_EMULATOR_VAR, credentials_path, WHAT, credentials_json
+        )
         if not 1 <= session_days <= 14:
             raise SettingsError("CHAT_SESSION_DAYS must be between 1 and 14 for Firebase session cookies.")
         self.session_length = timedelta(days=session_days)
@@ -140,6 +143,7 @@ class FirebaseIdentity:
             web_api_key=settings.firebase_web_api_key,
             project_id=settings.firebase_project_id,
             credentials_path=settings.google_application_credentials,
+            credentials_json=settings.firebase_service_account_json,
             session_days=settings.session_days,
         )
 

@@ -77,12 +77,17 @@ def _room(room: str) -> str:
 
 class FirestoreStore:
     def __init__(
-        self, *, project_id: str | None, credentials_path: str | None, timeout: float = 10.0
+        self,
+        *,
+        project_id: str | None,
+        credentials_path: str | None,
+        credentials_json: str | None = None,
+        timeout: float = 10.0,
     ) -> None:
         """Check the configuration now, so a bad one stops start-up with one sentence."""
         self.project_id = firebase_app.check_project_id(project_id, WHAT)
         self._credential = firebase_app.credential_for(
-            firebase_app.FIRESTORE_EMULATOR_VAR, credentials_path, WHAT
+            firebase_app.FIRESTORE_EMULATOR_VAR, credentials_path, WHAT, credentials_json
         )
         self.timeout = timeout
         self._app: firebase_admin.App | None = None
@@ -91,7 +96,9 @@ class FirestoreStore:
     @classmethod
     def from_settings(cls, settings: Settings) -> FirestoreStore:
         return cls(
-            project_id=settings.firebase_project_id, credentials_path=settings.google_application_credentials
+            project_id=settings.firebase_project_id,
+            credentials_path=settings.google_application_credentials,
+            credentials_json=settings.firebase_service_account_json,
         )
 
     async def open(self) -> None:
