@@ -207,5 +207,5 @@ DOCUMENTED: tuple[tuple[str, str, str], ...] = (
     ("FIREBASE_WEB_API_KEY", "(none)", "Web API key for pyrebase4 sign-in (CHAT_AUTH=firebase)."),
     ("FIREBASE_PROJECT_ID", "(none)", "Firebase/Google Cloud project id."),
     ("GOOGLE_APPLICATION_CREDENTIALS", "(none)", "Path to the service-account JSON for firebase-admin."),
-    ("FIREBASE_SERVICE_ACCOUNT_JSON", "(none)", "The service-account JSON itself (a Beanstalk secret); wins over the path."),
+    ("FIREBASE_SERVICE_ACCOUNT_JSON", "(none)", "The service-account JSON itself (a secret); wins over the path."),
 )
