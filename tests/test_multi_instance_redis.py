@@ -21,7 +21,11 @@ pytest.importorskip("quart_chat.app", reason="needs the web app (quart_chat.app)
 import httpx
 
 from tests.support.http_user import RemoteUser, collect_rows, say
-from tests.support.server import ChatServer
+from tests.support.live_page import Tab, store_order, until_pages_hold
+from tests.support.server import ChatServer, start_all
+
+# Senders in these tests type faster than a person; the limit itself is tested in test_live.py.
+FAST = {"CHAT_RATE_LIMIT_PER_MINUTE": "60000", "CHAT_RATE_LIMIT_BURST": "1000"}
 
 
 @pytest.fixture
@@ -37,10 +41,11 @@ def instances(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[ChatS
         "CHAT_REDIS_URL": redis_server.url,
         "CHAT_SECRET_KEY": "multi-instance-secret-" + "k" * 32,
     }
-    one = ChatServer(tmp_path / "data", **env)
-    two = ChatServer(tmp_path / "data", **env)
+    one = ChatServer(tmp_path / "data", **env, **FAST)
+    two = ChatServer(tmp_path / "data", **env, **FAST)
     try:
-        yield one.start(), two.start()
+        start_all(one, two)
+        yield one, two
     finally:
         one.kill()
         two.kill()
@@ -87,9 +92,7 @@ async def test_users_on_two_instances_chat_live_each_row_once(
         await bob.close()
 
 
-async def test_a_redis_outage_loses_no_row(
-    instances: tuple[ChatServer, ChatServer], redis_server: RedisServer
-) -> None:
+async def test_a_redis_outage_loses_no_row(instances: tuple[ChatServer, ChatServer], redis_server: RedisServer) -> None:
     """Rows stored while Redis is down reach the other instance's sockets once it is back."""
     one, two = instances
     ada = await RemoteUser(one.base, "ada@example.com").sign_up()
@@ -119,3 +122,56 @@ async def test_a_redis_outage_loses_no_row(
     finally:
         await ada.close()
         await bob.close()
+
+
+async def keep_sending(tab: Tab, prefix: str, count: int, interval: float) -> int:
+    """A user typing steadily; returns how many frames went out on an open socket."""
+    sent = 0
+    for i in range(count):
+        sent += await tab.say(f"{prefix} {i}")
+        await asyncio.sleep(interval)
+    return sent
+
+
+async def test_redis_killed_mid_stream_every_client_ends_with_the_stored_sequence(
+    instances: tuple[ChatServer, ChatServer], redis_server: RedisServer
+) -> None:
+    """Both instances keep sending through a Redis crash and restart; no client reconnects, none is left behind."""
+    one, two = instances
+    users = [
+        await RemoteUser(one.base, "ada@example.com").sign_up(),  # sends on one
+        await RemoteUser(two.base, "bob@example.com").sign_up(),  # sends on two
+        await RemoteUser(one.base, "cy@example.com").sign_up(),  # listens on one
+        await RemoteUser(two.base, "di@example.com").sign_up(),  # listens on two
+    ]
+    tabs = [await Tab(user).open() for user in users]
+    try:
+        ada, bob = tabs[0], tabs[1]
+        senders = [
+            asyncio.create_task(keep_sending(ada, "ada", 60, 0.03)),
+            asyncio.create_task(keep_sending(bob, "bob", 60, 0.03)),
+        ]
+        await asyncio.sleep(0.4)
+        redis_server.stop()  # SIGKILL, mid-stream
+        await until_ready(one, 503)
+        await until_ready(two, 503)
+        # bob pastes a long text in lines: two's sockets get far more local rows than the few
+        # a socket looks back on a resync, after ada's rows they never got.
+        for i in range(80):
+            await bob.say(f"paste {i}")
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(redis_server.start)
+        assert await asyncio.gather(*senders) == [60, 60]  # nobody's socket dropped
+
+        expected = await store_order(users[2])
+        assert len(expected) == 200  # every frame was stored, outage or not
+        await until_pages_hold(tabs, expected)
+        for tab in tabs:
+            assert tab.page.duplicates() == {}, tab.user.email  # each row sent once per socket
+            assert tab.page.resets == 0 and tab.close_codes == [] and tab.reconnects == 0
+        assert await ready(one) == 200 and await ready(two) == 200
+    finally:
+        for tab in tabs:
+            await tab.close()
+        for user in users:
+            await user.close()
