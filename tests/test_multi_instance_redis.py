@@ -175,3 +175,52 @@ async def test_redis_killed_mid_stream_every_client_ends_with_the_stored_sequenc
             await tab.close()
         for user in users:
             await user.close()
+
+
+async def test_an_instance_killed_mid_stream_its_clients_catch_up_on_the_survivor(
+    instances: tuple[ChatServer, ChatServer],
+) -> None:
+    """SIGKILL one instance while the room is busy: the other's clients never notice; the killed one's
+    clients reconnect to the survivor with their page's cursor and end with exactly the store's rows."""
+    one, two = instances
+    users = [
+        await RemoteUser(one.base, "ada@example.com").sign_up(),  # sends on one, all along
+        await RemoteUser(two.base, "bob@example.com").sign_up(),  # sends on two, then on one
+        await RemoteUser(one.base, "cy@example.com").sign_up(),  # listens on one
+        await RemoteUser(two.base, "di@example.com").sign_up(),  # listens on two, then on one
+    ]
+    tabs = [await Tab(user).open() for user in users]
+    ada, bob, cy, di = tabs
+    for tab in (bob, di):
+        tab.fallback = one.base  # what the load balancer does once two is gone
+    try:
+        steady = asyncio.create_task(keep_sending(ada, "ada", 60, 0.03))
+        for i in range(10):
+            assert await bob.say(f"bob {i}")
+            await asyncio.sleep(0.03)
+        # Kill two between bob's messages (see docs/scale-out.md for a row caught mid-publish),
+        # while ada's rows keep flowing to di through it.
+        async with asyncio.timeout(5):
+            while not all(tab.page.rows.keys() >= bob.page.rows.keys() for tab in (ada, cy)):
+                await asyncio.sleep(0.01)
+        two.kill()  # SIGKILL by pid
+        async with asyncio.timeout(10):
+            while bob.reconnects < 1 or di.reconnects < 1 or not (bob.connected.is_set() and di.connected.is_set()):
+                await asyncio.sleep(0.02)
+        for i in range(10, 30):
+            assert await bob.say(f"bob {i}")
+            await asyncio.sleep(0.03)
+        assert await steady == 60  # ada's socket never dropped
+
+        expected = await store_order(users[2])
+        assert len(expected) == 90
+        await until_pages_hold(tabs, expected)
+        for tab in (ada, cy):  # unaffected: one socket all along, every row exactly once
+            assert tab.close_codes == [] and tab.reconnects == 0 and tab.page.duplicates() == {}
+        for tab in (bob, di):
+            assert tab.close_codes == [1006] and tab.reconnects == 1 and tab.page.resets == 0
+    finally:
+        for tab in tabs:
+            await tab.close()
+        for user in users:
+            await user.close()
