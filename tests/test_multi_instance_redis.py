@@ -1,12 +1,16 @@
 """Two real app instances (Hypercorn processes) on one real Redis: CHAT_HUB=redis as deployed.
 
-Both share one data folder (SQLite store and accounts), like two workers on one machine; a user on
-instance one chats with a user on instance two. Needs the web app (tests/support/server.py).
+Both share one data folder (SQLite store, accounts and the generated secret key), like several
+processes on one machine, booted at the same moment on an empty folder; a user on instance one chats
+with a user on instance two. Needs the web app (tests/support/server.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import sqlite3
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,11 +40,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 @pytest.fixture
 def instances(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[ChatServer, ChatServer]]:
-    env = {
-        "CHAT_HUB": "redis",
-        "CHAT_REDIS_URL": redis_server.url,
-        "CHAT_SECRET_KEY": "multi-instance-secret-" + "k" * 32,
-    }
+    env = {"CHAT_HUB": "redis", "CHAT_REDIS_URL": redis_server.url}  # no CHAT_SECRET_KEY: the folder's
     one = ChatServer(tmp_path / "data", **env, **FAST)
     two = ChatServer(tmp_path / "data", **env, **FAST)
     try:
@@ -224,3 +224,38 @@ async def test_an_instance_killed_mid_stream_its_clients_catch_up_on_the_survivo
             await tab.close()
         for user in users:
             await user.close()
+
+
+async def test_processes_sharing_a_data_folder_share_one_key_one_database_one_order(
+    instances: tuple[ChatServer, ChatServer],
+) -> None:
+    """Two processes booted together on an empty folder: one secret key, one WAL database, one id order."""
+    one, two = instances
+    data = one.data_dir
+    key = data / "secret_key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_text().strip()) > 40
+    assert [p.name for p in data.glob("*.sqlite3")] and all(
+        sqlite3.connect(p).execute("PRAGMA journal_mode").fetchone()[0] == "wal" for p in data.glob("*.sqlite3")
+    )
+
+    ada = await RemoteUser(one.base, "ada@example.com").sign_up()  # signed in by instance one
+    bob = await RemoteUser(two.base, "bob@example.com").sign_up()
+    try:
+        on_two = await ada.http.get(two.base + "/rooms/general")  # the same cookie, on instance two
+        assert on_two.status_code == 200 and "ada@example.com" in on_two.text
+        async with ada.socket(base=two.base) as a, bob.socket(base=one.base) as b:
+            await a.recv()
+            await b.recv()
+            await asyncio.gather(*(say(ws, f"{name} {i}") for i in range(20) for name, ws in (("a", a), ("b", b))))
+            for ws in (a, b):  # read all: a socket with unread frames closes slowly
+                assert len(await collect_rows(ws, 40)) == 40
+        order_one, order_two = await store_order(ada, base=one.base), await store_order(bob, base=two.base)
+        assert order_one == order_two and len(order_one) == 40
+        with sqlite3.connect(data / "chat.sqlite3") as db:
+            rows = db.execute("SELECT id, created_us FROM messages ORDER BY id").fetchall()
+        assert [str(mid) for mid, _ in rows] == order_one  # the pages' order is the ids' order
+        times = [created for _, created in rows]
+        assert all(a < b for a, b in itertools.pairwise(times))  # and server time agrees
+    finally:
+        await ada.close()
+        await bob.close()
