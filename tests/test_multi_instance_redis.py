@@ -25,7 +25,7 @@ pytest.importorskip("quart_chat.app", reason="needs the web app (quart_chat.app)
 import httpx
 
 from tests.support.http_user import RemoteUser, collect_rows, say
-from tests.support.live_page import Tab, store_order, until_pages_hold
+from tests.support.live_page import Tab, store_order, until_pages_hold, until_stored
 from tests.support.server import ChatServer, start_all
 
 # Senders in these tests type faster than a person; the limit itself is tested in test_live.py.
@@ -163,8 +163,7 @@ async def test_redis_killed_mid_stream_every_client_ends_with_the_stored_sequenc
         await asyncio.to_thread(redis_server.start)
         assert await asyncio.gather(*senders) == [60, 60]  # nobody's socket dropped
 
-        expected = await store_order(users[2])
-        assert len(expected) == 200  # every frame was stored, outage or not
+        expected = await until_stored(users[2], 200)  # every frame was stored, outage or not
         await until_pages_hold(tabs, expected)
         for tab in tabs:
             assert tab.page.duplicates() == {}, tab.user.email  # each row sent once per socket
@@ -212,8 +211,7 @@ async def test_an_instance_killed_mid_stream_its_clients_catch_up_on_the_survivo
             await asyncio.sleep(0.03)
         assert await steady == 60  # ada's socket never dropped
 
-        expected = await store_order(users[2])
-        assert len(expected) == 90
+        expected = await until_stored(users[2], 90)
         await until_pages_hold(tabs, expected)
         for tab in (ada, cy):  # unaffected: one socket all along, every row exactly once
             assert tab.close_codes == [] and tab.reconnects == 0 and tab.page.duplicates() == {}

@@ -123,6 +123,16 @@ async def store_order(user: RemoteUser, room: str = "general", base: str | None 
     return sent
 
 
+async def until_stored(user: RemoteUser, count: int, base: str | None = None, timeout: float = 10.0) -> list[str]:
+    """The store's order once it holds ``count`` rows (frames just sent may still be on their way)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while len(order := await store_order(user, base=base)) < count:
+        assert asyncio.get_running_loop().time() < deadline, f"{len(order)} rows stored, expected {count}"
+        await asyncio.sleep(0.05)
+    assert len(order) == count, f"{len(order)} rows stored, expected {count}"
+    return order
+
+
 async def until_pages_hold(tabs: list[Tab], expected: list[str], timeout: float = 15.0) -> None:
     """Wait (bounded) until every tab shows exactly ``expected``; fail with what each one holds."""
     try:
