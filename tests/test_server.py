@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -111,3 +114,29 @@ async def test_setting_errors_stop_start_up_with_one_sentence(tmp_path: Path) ->
         srv.start(timeout=10)
     assert "quart-chat: CHAT_AUTH must be one of local, firebase, not 'ldap'." in str(failed.value)
     assert "Traceback" not in str(failed.value)
+
+
+async def test_a_client_that_never_answers_the_close_does_not_hold_up_shutdown(tmp_path: Path) -> None:
+    """A frozen tab (or a dead network path) never completes the close handshake; asyncio's
+    Server.wait_closed() would wait for it without limit. The process must still exit in time."""
+    server = ChatServer(tmp_path / "data", CHAT_GRACEFUL_TIMEOUT="4").start()
+    try:
+        ada = await RemoteUser(server.base, "ada@example.com").sign_up()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            (
+                f"GET /rooms/general/ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Origin: {server.base}\r\nCookie: {ada.cookie_header()}\r\n\r\n"
+            ).encode()
+        )
+        assert b" 101 " in (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)).split(b"\r\n")[0]
+        # From here on this client reads nothing and answers nothing.
+        started = time.monotonic()
+        assert await asyncio.to_thread(server.stop, 15) == 0
+        assert time.monotonic() - started < 4 + 1.5
+        writer.close()
+        await ada.close()
+    finally:
+        server.kill()
