@@ -61,6 +61,16 @@ def workers_of(server: ChatServer) -> set[int]:
         return set()
 
 
+def listening_sockets(port: int) -> set[str]:
+    """Inodes of the sockets listening on ``port`` (Linux /proc/net/tcp; state 0A is LISTEN)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":
+            inodes.add(fields[9])
+    return inodes
+
+
 def running(server: ChatServer) -> list[int]:
     """Pids of the workers that have logged 'Running on', in start order."""
     return [int(pid) for pid in RUNNING.findall(server.log())]
@@ -90,6 +100,9 @@ async def test_two_workers_share_the_room_survive_a_killed_worker_and_stop_with_
 ) -> None:
     server = supervised
     await until(lambda: len(set(running(server))) == 2 and len(workers_of(server)) == 2)
+    # One accept queue per worker (SO_REUSEPORT), so the kernel spreads connections evenly; with one
+    # shared queue a busy worker can win every accept of a burst.
+    assert len(listening_sockets(server.port)) == 2
     ada = await RemoteUser(server.base, "ada@example.com").sign_up()
     bob = await RemoteUser(server.base, "bob@example.com").sign_up()
     tabs: list[Tab] = []
