@@ -70,6 +70,7 @@ async def _serve(settings: Settings) -> None:
 
     async def shutdown_trigger() -> None:
         await stop.wait()
+        loop.call_later(settings.graceful_timeout, cut_off)
         log.info("stopping: closing %d live sockets with 1012", len(services.connections))
         # Sockets close at once; the drain wait is short so drain + graceful stays under
         # Docker's 10 s stop timeout.
@@ -89,8 +90,31 @@ async def _serve(settings: Settings) -> None:
         "starting on http://%s:%d (auth=%s store=%s hub=%s data=%s)",
         settings.host, settings.port, settings.auth, settings.store, settings.hub, settings.data_dir,
     )
+    serving = asyncio.ensure_future(serve(app, config, shutdown_trigger=shutdown_trigger))
+    cut = False
+
+    def cut_off() -> None:
+        nonlocal cut
+        if not serving.done():
+            cut = True
+            serving.cancel()
+
     try:
-        await serve(app, config, shutdown_trigger=shutdown_trigger)
+        await serving
+    except asyncio.CancelledError:
+        if not cut:
+            raise
+        # Hypercorn waits (in asyncio's Server.wait_closed) without a limit for every client to
+        # finish closing; a frozen tab that never answers our close would keep this process
+        # alive past the stop timeout. Close the services ourselves and leave without waiting
+        # for such peers again in asyncio's own teardown.
+        log.warning("stopping: clients still connected after %g s; cutting them off", settings.graceful_timeout)
+        try:
+            await services.close()
+        finally:
+            log.info("stopped")
+            logging.shutdown()
+            os._exit(0)
     finally:
         await services.close()  # a no-op when the lifespan already closed them
     log.info("stopped")

@@ -1,7 +1,11 @@
 """Several worker processes on one port (CHAT_WORKERS > 1), each a full single-process server.
 
-The parent binds the listening socket once and hands it to each worker
-(Hypercorn's ``fd://`` bind), so the kernel spreads connections across them.
+The parent binds one listening socket per worker, all on the same port with
+SO_REUSEPORT, and hands each worker its own (Hypercorn's ``fd://`` bind): the
+kernel hashes every new connection to one of them, so the load is spread
+evenly. (With one shared socket whichever worker wakes first takes the
+connection, and a busy worker can take every one of a burst.) A restarted
+worker gets its slot's socket back, with the connections that queued on it.
 It forwards SIGTERM/SIGINT, so each worker closes its sockets with 1012, and
 restarts a worker that dies unexpectedly. Workers share nothing in memory:
 this needs CHAT_HUB=redis, and the SQLite store and the secret key work
@@ -28,6 +32,7 @@ def _listen(settings: Settings) -> socket.socket:
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((settings.host, settings.port))
     sock.listen(2048)
     sock.set_inheritable(True)
@@ -40,7 +45,7 @@ def _spawn(fd: int) -> subprocess.Popen[bytes]:
 
 
 def supervise(settings: Settings) -> int:
-    sock = _listen(settings)
+    socks = [_listen(settings) for _ in range(settings.workers)]  # one per worker slot
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -50,7 +55,7 @@ def supervise(settings: Settings) -> int:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
 
-    workers = [_spawn(sock.fileno()) for _ in range(settings.workers)]
+    workers = [_spawn(sock.fileno()) for sock in socks]
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     log.info("supervising %d workers on %s:%d (pids %s)", settings.workers, settings.host, settings.port,
@@ -66,7 +71,8 @@ def supervise(settings: Settings) -> int:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-            sock.close()
+            for sock in socks:
+                sock.close()
             return max((p.returncode or 0) for p in workers)
         for i, proc in enumerate(workers):
             if proc.poll() is not None:
@@ -77,4 +83,4 @@ def supervise(settings: Settings) -> int:
                     on_signal(signal.SIGTERM, None)
                     break
                 log.warning("worker pid=%d exited with %s; restarting", proc.pid, proc.returncode)
-                workers[i] = _spawn(sock.fileno())
+                workers[i] = _spawn(socks[i].fileno())

@@ -14,11 +14,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from quart_chat.hub import Broadcast
-from quart_chat.hub.fanout import CLOSE_SLOW_CONSUMER, RESYNC, Resync, Subscription
+from quart_chat.hub.fanout import CLOSE_SLOW_CONSUMER, GAP, RESYNC, Gap, Resync, Subscription
 from quart_chat.hub.redis import RedisHub, redact
 from tests.support.redis_server import RedisServer, redis_server_binary
 
-Item = Broadcast | Resync | str
+Item = Broadcast | Resync | Gap | str
 
 
 @pytest.fixture
@@ -159,7 +159,7 @@ async def test_a_silent_link_is_noticed_and_repaired(
         noticed = await until(lambda: not a.healthy, timeout=2.4)  # before the pause ends
         assert noticed < 2.0
         await until(lambda: a.healthy, timeout=10)
-        assert await take(on_a, 1) == [RESYNC]
+        assert await take(on_a, 2) == [GAP, RESYNC]  # where the outage began, then "re-read from there"
         await b.publish(row("r", 1, "b"))
         assert await take(on_a, 1) == [row("r", 1, "b")]
 
@@ -201,8 +201,8 @@ async def test_redis_crash_and_restart_resyncs_every_socket(
         assert noticed < 2.0
 
         await a.publish(row("r", 2))  # stored by the app; must not raise, must reach local sockets
-        assert await take(on_a, 1) == [row("r", 2)]
-        assert await quiet(on_b, 0.2) == []
+        assert await take(on_a, 2) == [GAP, row("r", 2)]  # the GAP marks where the outage began
+        assert await quiet(on_b, 0.2) == [GAP]
 
         await asyncio.to_thread(redis_server.start)  # same port, empty server
         await until(lambda: a.healthy and b.healthy, timeout=10)
@@ -212,9 +212,10 @@ async def test_redis_crash_and_restart_resyncs_every_socket(
         await a.publish(row("r", 3))  # subscriptions are back
         assert await take(on_a, 1) == [row("r", 3)]
         got = await take(on_b, 1)
-        while got[-1] is RESYNC:  # a's "I missed room r" notice may add one more
+        notice = Resync(since=row("r", 2).cursor)  # a's "I missed room r from row 2" may come first
+        while got[-1] == notice:
             got += await take(on_b, 1)
-        assert got[-1] == row("r", 3) and all(item is RESYNC for item in got[:-1])
+        assert got[-1] == row("r", 3) and all(item == notice for item in got[:-1])
         assert await quiet(on_a) == [] and await quiet(on_b) == []
     assert a.reconnects == 1 and b.reconnects == 1
 
@@ -230,7 +231,7 @@ async def test_start_while_redis_is_down_keeps_trying(redis_server: RedisServer)
         assert not hub.healthy
         async with hub.subscribe("r") as sub:
             await hub.publish(row("r", 1))
-            assert await take(sub, 1) == [row("r", 1)]
+            assert await take(sub, 2) == [GAP, row("r", 1)]  # subscribed while down: a gap from the start
 
             await asyncio.to_thread(redis_server.start)
             await until(lambda: hub.healthy, timeout=10)
@@ -266,7 +267,7 @@ async def test_rooms_missed_during_a_partial_outage_are_resynced_elsewhere(
 
             await plain.execute_command("ACL", "SETUSER", "hub_a", "on")
             await until(lambda: a.healthy, timeout=10)
-            assert await take(hit, 1) == [RESYNC]
+            assert await take(hit, 1) == [Resync(since=row("hit", 1).cursor)]  # re-read from a's first lost row
             assert await quiet(calm) == []
             assert b.reconnects == 0
     finally:

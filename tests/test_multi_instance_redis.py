@@ -1,12 +1,16 @@
 """Two real app instances (Hypercorn processes) on one real Redis: CHAT_HUB=redis as deployed.
 
-Both share one data folder (SQLite store and accounts), like two workers on one machine; a user on
-instance one chats with a user on instance two. Needs the web app (tests/support/server.py).
+Both share one data folder (SQLite store, accounts and the generated secret key), like several
+processes on one machine, booted at the same moment on an empty folder; a user on instance one chats
+with a user on instance two. Needs the web app (tests/support/server.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import sqlite3
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +25,11 @@ pytest.importorskip("quart_chat.app", reason="needs the web app (quart_chat.app)
 import httpx
 
 from tests.support.http_user import RemoteUser, collect_rows, say
-from tests.support.server import ChatServer
+from tests.support.live_page import Tab, store_order, until_pages_hold, until_stored
+from tests.support.server import ChatServer, start_all
+
+# Senders in these tests type faster than a person; the limit itself is tested in test_live.py.
+FAST = {"CHAT_RATE_LIMIT_PER_MINUTE": "60000", "CHAT_RATE_LIMIT_BURST": "1000"}
 
 
 @pytest.fixture
@@ -32,15 +40,12 @@ def redis_server() -> Iterator[RedisServer]:
 
 @pytest.fixture
 def instances(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[ChatServer, ChatServer]]:
-    env = {
-        "CHAT_HUB": "redis",
-        "CHAT_REDIS_URL": redis_server.url,
-        "CHAT_SECRET_KEY": "multi-instance-secret-" + "k" * 32,
-    }
-    one = ChatServer(tmp_path / "data", **env)
-    two = ChatServer(tmp_path / "data", **env)
+    env = {"CHAT_HUB": "redis", "CHAT_REDIS_URL": redis_server.url}  # no CHAT_SECRET_KEY: the folder's
+    one = ChatServer(tmp_path / "data", **env, **FAST)
+    two = ChatServer(tmp_path / "data", **env, **FAST)
     try:
-        yield one.start(), two.start()
+        start_all(one, two)
+        yield one, two
     finally:
         one.kill()
         two.kill()
@@ -87,9 +92,7 @@ async def test_users_on_two_instances_chat_live_each_row_once(
         await bob.close()
 
 
-async def test_a_redis_outage_loses_no_row(
-    instances: tuple[ChatServer, ChatServer], redis_server: RedisServer
-) -> None:
+async def test_a_redis_outage_loses_no_row(instances: tuple[ChatServer, ChatServer], redis_server: RedisServer) -> None:
     """Rows stored while Redis is down reach the other instance's sockets once it is back."""
     one, two = instances
     ada = await RemoteUser(one.base, "ada@example.com").sign_up()
@@ -116,6 +119,141 @@ async def test_a_redis_outage_loses_no_row(
             await say(b, "after")
             assert texts(await collect_rows(a, 1)) == ["after"]
             assert texts(await collect_rows(b, 1)) == ["after"]
+    finally:
+        await ada.close()
+        await bob.close()
+
+
+async def keep_sending(tab: Tab, prefix: str, count: int, interval: float) -> int:
+    """A user typing steadily; returns how many frames went out on an open socket."""
+    sent = 0
+    for i in range(count):
+        sent += await tab.say(f"{prefix} {i}")
+        await asyncio.sleep(interval)
+    return sent
+
+
+async def test_redis_killed_mid_stream_every_client_ends_with_the_stored_sequence(
+    instances: tuple[ChatServer, ChatServer], redis_server: RedisServer
+) -> None:
+    """Both instances keep sending through a Redis crash and restart; no client reconnects, none is left behind."""
+    one, two = instances
+    users = [
+        await RemoteUser(one.base, "ada@example.com").sign_up(),  # sends on one
+        await RemoteUser(two.base, "bob@example.com").sign_up(),  # sends on two
+        await RemoteUser(one.base, "cy@example.com").sign_up(),  # listens on one
+        await RemoteUser(two.base, "di@example.com").sign_up(),  # listens on two
+    ]
+    tabs = [await Tab(user).open() for user in users]
+    try:
+        ada, bob = tabs[0], tabs[1]
+        senders = [
+            asyncio.create_task(keep_sending(ada, "ada", 60, 0.03)),
+            asyncio.create_task(keep_sending(bob, "bob", 60, 0.03)),
+        ]
+        await asyncio.sleep(0.4)
+        redis_server.stop()  # SIGKILL, mid-stream
+        await until_ready(one, 503)
+        await until_ready(two, 503)
+        # bob pastes a long text in lines: two's sockets get far more local rows than the few
+        # a socket looks back on a resync, after ada's rows they never got.
+        for i in range(80):
+            await bob.say(f"paste {i}")
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(redis_server.start)
+        assert await asyncio.gather(*senders) == [60, 60]  # nobody's socket dropped
+
+        expected = await until_stored(users[2], 200)  # every frame was stored, outage or not
+        await until_pages_hold(tabs, expected)
+        for tab in tabs:
+            assert tab.page.duplicates() == {}, tab.user.email  # each row sent once per socket
+            assert tab.page.resets == 0 and tab.close_codes == [] and tab.reconnects == 0
+        assert await ready(one) == 200 and await ready(two) == 200
+    finally:
+        for tab in tabs:
+            await tab.close()
+        for user in users:
+            await user.close()
+
+
+async def test_an_instance_killed_mid_stream_its_clients_catch_up_on_the_survivor(
+    instances: tuple[ChatServer, ChatServer],
+) -> None:
+    """SIGKILL one instance while the room is busy: the other's clients never notice; the killed one's
+    clients reconnect to the survivor with their page's cursor and end with exactly the store's rows."""
+    one, two = instances
+    users = [
+        await RemoteUser(one.base, "ada@example.com").sign_up(),  # sends on one, all along
+        await RemoteUser(two.base, "bob@example.com").sign_up(),  # sends on two, then on one
+        await RemoteUser(one.base, "cy@example.com").sign_up(),  # listens on one
+        await RemoteUser(two.base, "di@example.com").sign_up(),  # listens on two, then on one
+    ]
+    tabs = [await Tab(user).open() for user in users]
+    ada, bob, cy, di = tabs
+    for tab in (bob, di):
+        tab.fallback = one.base  # what the load balancer does once two is gone
+    try:
+        steady = asyncio.create_task(keep_sending(ada, "ada", 60, 0.03))
+        for i in range(10):
+            assert await bob.say(f"bob {i}")
+            await asyncio.sleep(0.03)
+        # Kill two between bob's messages (see docs/scale-out.md for a row caught mid-publish),
+        # while ada's rows keep flowing to di through it.
+        async with asyncio.timeout(5):
+            while not all(tab.page.rows.keys() >= bob.page.rows.keys() for tab in (ada, cy)):
+                await asyncio.sleep(0.01)
+        two.kill()  # SIGKILL by pid
+        async with asyncio.timeout(10):
+            while bob.reconnects < 1 or di.reconnects < 1 or not (bob.connected.is_set() and di.connected.is_set()):
+                await asyncio.sleep(0.02)
+        for i in range(10, 30):
+            assert await bob.say(f"bob {i}")
+            await asyncio.sleep(0.03)
+        assert await steady == 60  # ada's socket never dropped
+
+        expected = await until_stored(users[2], 90)
+        await until_pages_hold(tabs, expected)
+        for tab in (ada, cy):  # unaffected: one socket all along, every row exactly once
+            assert tab.close_codes == [] and tab.reconnects == 0 and tab.page.duplicates() == {}
+        for tab in (bob, di):
+            assert tab.close_codes == [1006] and tab.reconnects == 1 and tab.page.resets == 0
+    finally:
+        for tab in tabs:
+            await tab.close()
+        for user in users:
+            await user.close()
+
+
+async def test_processes_sharing_a_data_folder_share_one_key_one_database_one_order(
+    instances: tuple[ChatServer, ChatServer],
+) -> None:
+    """Two processes booted together on an empty folder: one secret key, one WAL database, one id order."""
+    one, two = instances
+    data = one.data_dir
+    key = data / "secret_key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_text().strip()) > 40
+    assert [p.name for p in data.glob("*.sqlite3")] and all(
+        sqlite3.connect(p).execute("PRAGMA journal_mode").fetchone()[0] == "wal" for p in data.glob("*.sqlite3")
+    )
+
+    ada = await RemoteUser(one.base, "ada@example.com").sign_up()  # signed in by instance one
+    bob = await RemoteUser(two.base, "bob@example.com").sign_up()
+    try:
+        on_two = await ada.http.get(two.base + "/rooms/general")  # the same cookie, on instance two
+        assert on_two.status_code == 200 and "ada@example.com" in on_two.text
+        async with ada.socket(base=two.base) as a, bob.socket(base=one.base) as b:
+            await a.recv()
+            await b.recv()
+            await asyncio.gather(*(say(ws, f"{name} {i}") for i in range(20) for name, ws in (("a", a), ("b", b))))
+            for ws in (a, b):  # read all: a socket with unread frames closes slowly
+                assert len(await collect_rows(ws, 40)) == 40
+        order_one, order_two = await store_order(ada, base=one.base), await store_order(bob, base=two.base)
+        assert order_one == order_two and len(order_one) == 40
+        with sqlite3.connect(data / "chat.sqlite3") as db:
+            rows = db.execute("SELECT id, created_us FROM messages ORDER BY id").fetchall()
+        assert [str(mid) for mid, _ in rows] == order_one  # the pages' order is the ids' order
+        times = [created for _, created in rows]
+        assert all(a < b for a, b in itertools.pairwise(times))  # and server time agrees
     finally:
         await ada.close()
         await bob.close()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -199,3 +201,29 @@ def test_a_setting_error_while_opening_the_services_is_one_sentence(tmp_path: Pa
     output = failed_start(srv)
     assert "quart-chat: CHAT_DATA_DIR cannot be used for the secret key:" in output
     assert "Traceback" not in output
+
+
+async def test_a_client_that_never_answers_the_close_does_not_hold_up_shutdown(tmp_path: Path) -> None:
+    """A frozen tab (or a dead network path) never completes the close handshake; asyncio's
+    Server.wait_closed() would wait for it without limit. The process must still exit in time."""
+    server = ChatServer(tmp_path / "data", CHAT_GRACEFUL_TIMEOUT="4").start()
+    try:
+        ada = await RemoteUser(server.base, "ada@example.com").sign_up()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            (
+                f"GET /rooms/general/ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Origin: {server.base}\r\nCookie: {ada.cookie_header()}\r\n\r\n"
+            ).encode()
+        )
+        assert b" 101 " in (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)).split(b"\r\n")[0]
+        # From here on this client reads nothing and answers nothing.
+        started = time.monotonic()
+        assert await asyncio.to_thread(server.stop, 15) == 0
+        assert time.monotonic() - started < 4 + 1.5
+        writer.close()
+        await ada.close()
+    finally:
+        server.kill()

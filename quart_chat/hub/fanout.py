@@ -20,12 +20,42 @@ if TYPE_CHECKING:
 
 
 class Resync:
-    """Queue marker: rows may have been missed; re-read the store from the last cursor."""
+    """Queue marker: rows may have been missed; re-read the store from the last cursor.
+
+    ``since``, when set, is the earliest row another instance could not publish: the re-read
+    must reach back at least that far, however many rows this socket got in the meantime.
+    """
+
+    __slots__ = ("since",)
+
+    def __init__(self, since: str | None = None) -> None:
+        self.since = since
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Resync) and other.since == self.since
+
+    def __hash__(self) -> int:
+        return hash(("resync", self.since))
+
+    def __repr__(self) -> str:
+        return f"Resync(since={self.since!r})"
+
+
+class Gap:
+    """Queue marker: the hub lost its link here; the next Resync must re-read from this point.
+
+    Without it a socket that got many local rows during an outage would re-read only from
+    its last few rows and never see the other instances' rows from the start of the outage.
+    """
 
     __slots__ = ()
 
+    def __repr__(self) -> str:
+        return "GAP"
+
 
 RESYNC = Resync()
+GAP = Gap()
 
 CLOSE_SLOW_CONSUMER = 1013
 CLOSE_SERVICE_RESTART = 1012
@@ -37,7 +67,7 @@ class CloseRequest:
     reason: str
 
 
-Item = "Broadcast | Resync | str"
+Item = "Broadcast | Resync | Gap | str"
 
 
 class Subscription:
@@ -48,11 +78,11 @@ class Subscription:
     def __init__(self, room: str, maxsize: int) -> None:
         self.room = room
         self.maxsize = maxsize
-        self._items: deque[Broadcast | Resync | str] = deque()
+        self._items: deque[Broadcast | Resync | Gap | str] = deque()
         self._wakeup = asyncio.Event()
         self.close_request: CloseRequest | None = None
 
-    def offer(self, item: Broadcast | Resync | str) -> bool:
+    def offer(self, item: Broadcast | Resync | Gap | str) -> bool:
         """Queue an item without waiting; on overflow ask the connection to close (1013)."""
         if self.close_request is not None:
             return False
@@ -80,9 +110,9 @@ class Subscription:
             return False
         return True
 
-    def drain(self, limit: int) -> list[Broadcast | Resync | str]:
+    def drain(self, limit: int) -> list[Broadcast | Resync | Gap | str]:
         """Take up to ``limit`` queued items, oldest first."""
-        batch: list[Broadcast | Resync | str] = []
+        batch: list[Broadcast | Resync | Gap | str] = []
         items = self._items
         while items and len(batch) < limit:
             batch.append(items.popleft())
@@ -135,8 +165,11 @@ class LocalFanout:
 
     def resync_all(self) -> None:
         """Tell every local subscriber that rows may have been missed."""
+        self.offer_all(RESYNC)
+
+    def offer_all(self, item: Resync | Gap) -> None:
         for sub in self.subscriptions():
-            sub.offer(RESYNC)
+            sub.offer(item)
 
     def close_all(self, code: int, reason: str) -> None:
         for sub in self.subscriptions():

@@ -17,10 +17,11 @@ Trade-offs, briefly:
   miss a row published meanwhile.
 - Pub/sub is fire-and-forget: what is published while a link is down is lost,
   and a reader that falls behind is cut off by Redis's output-buffer limit. The
-  hub does not replay; it repairs. After every (re)connect it re-subscribes,
-  sends RESYNC to every local socket (which re-reads the store after its last
-  cursor), and tells other instances which rooms it could not publish to, so
-  they resync those rooms too. The store is the truth; the hub only makes it
+  hub does not replay; it repairs. When a link breaks every local socket gets a
+  GAP marker (where its re-read must start); after every (re)connect the hub
+  re-subscribes, sends RESYNC to every local socket (which re-reads the store
+  from there), and tells other instances which rooms it could not publish to,
+  from which cursor, so they resync those rooms from there too. The store is the truth; the hub only makes it
   arrive sooner. While a link is down ``healthy`` is False.
 - A dead link is noticed by its socket (a killed server closes it at once) or,
   if it goes silent, by an unanswered PING on the idle pub/sub connection.
@@ -52,7 +53,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from quart_chat.hub import Broadcast
-from quart_chat.hub.fanout import RESYNC, LocalFanout, Subscription
+from quart_chat.hub.fanout import GAP, LocalFanout, Resync, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +104,10 @@ class RedisHub:
         self._conn: AbstractConnection | None = None  # the pub/sub connection while healthy
         self._broken = asyncio.Event()  # set when the current link fails
         self._tried = asyncio.Event()  # set after the first connection attempt
-        self._outbox: deque[tuple[str, bytes]] = deque()
+        self._outbox: deque[tuple[str, str, bytes]] = deque()  # room, cursor (or since), payload
         self._outbox_ready = asyncio.Event()
         self._outbox_empty = asyncio.Event()
-        self._missed_rooms: set[str] = set()  # rooms we could not publish to while down
+        self._missed_rooms: dict[str, str] = {}  # room -> earliest cursor we could not publish
         self._confirm: dict[str, deque[asyncio.Future[bool]]] = {}  # per room, one per SUBSCRIBE sent
         self._ready: dict[str, asyncio.Future[bool]] = {}  # per room, its latest SUBSCRIBE's confirmation
 
@@ -140,11 +141,11 @@ class RedisHub:
         """Deliver locally now, queue for the other instances; never raises for Redis, never blocks."""
         self.fanout.deliver(broadcast)
         if not self._healthy:
-            self._missed_rooms.add(broadcast.room)
+            self._miss(broadcast.room, broadcast.cursor)
             return
         if len(self._outbox) >= self.max_outbox:
             # Redis cannot keep up: treat it as an outage, which ends in a resync everywhere.
-            self._missed_rooms.add(broadcast.room)
+            self._miss(broadcast.room, broadcast.cursor)
             self._lose("outbox full")
             return
         payload = {
@@ -154,11 +155,13 @@ class RedisHub:
             "cursor": broadcast.cursor,
             "html": broadcast.html,
         }
-        self._enqueue(broadcast.room, payload)
+        self._enqueue(broadcast.room, broadcast.cursor, payload)
 
     @asynccontextmanager
     async def subscribe(self, room: str) -> AsyncIterator[Subscription]:
         sub, first = self.fanout.add(room)
+        if not self._healthy:
+            sub.offer(GAP)  # what other instances publish now is missed until the link is back
         try:
             ready = self._ready.get(room)
             if first:
@@ -186,8 +189,13 @@ class RedisHub:
 
     # -- the link ---------------------------------------------------------------------------------
 
-    def _enqueue(self, room: str, payload: dict[str, Any]) -> None:
-        self._outbox.append((room, _dumps(payload)))
+    def _miss(self, room: str, cursor: str) -> None:
+        """Remember the earliest row of ``room`` the other instances did not get."""
+        known = self._missed_rooms.get(room)
+        self._missed_rooms[room] = cursor if known is None else min(known, cursor)
+
+    def _enqueue(self, room: str, cursor: str, payload: dict[str, Any]) -> None:
+        self._outbox.append((room, cursor, _dumps(payload)))
         self._outbox_empty.clear()
         self._outbox_ready.set()
 
@@ -214,6 +222,7 @@ class RedisHub:
     def _lose(self, why: str) -> None:
         if self._healthy:
             log.warning("Redis hub: link lost (%s)", why)
+            self.fanout.offer_all(GAP)
         self._healthy = False
         self._broken.set()
 
@@ -285,9 +294,9 @@ class RedisHub:
             await self._send("UNSUBSCRIBE", channel_for(room))  # left while we were connecting
         # Everything local may have missed rows: re-read the store. Tell the others what we missed.
         self.fanout.resync_all()
-        missed, self._missed_rooms = self._missed_rooms, set()
-        for room in sorted(missed):
-            self._enqueue(room, {"i": self.instance_id, "room": room, "resync": 1})
+        missed, self._missed_rooms = self._missed_rooms, {}
+        for room, since in sorted(missed.items()):
+            self._enqueue(room, since, {"i": self.instance_id, "room": room, "resync": 1, "since": since})
 
     async def _serve(self, pub: AbstractConnection, conn: AbstractConnection) -> None:
         """Run the reader and the publisher until either breaks the link."""
@@ -312,7 +321,8 @@ class RedisHub:
             self._confirm.clear()
             self._ready.clear()
             # Rows still queued for Redis never left: their rooms are announced after the reconnect.
-            self._missed_rooms.update(room for room, _ in self._outbox)
+            for room, cursor, _ in self._outbox:
+                self._miss(room, cursor)
             self._outbox.clear()
             self._outbox_empty.set()
 
@@ -355,7 +365,7 @@ class RedisHub:
                 await self._outbox_ready.wait()
             # Left in the outbox until sent: if the link breaks, _serve counts their rooms as missed.
             batch = list(islice(self._outbox, 500))
-            commands = [("PUBLISH", channel_for(room), payload) for room, payload in batch]
+            commands = [("PUBLISH", channel_for(room), payload) for room, _, payload in batch]
             await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
             for _ in batch:
                 await conn.read_response()
@@ -385,9 +395,12 @@ class RedisHub:
             if msg["i"] == self.instance_id:
                 return  # our own row: already delivered locally
             if msg.get("resync"):
+                since = msg.get("since")
+                if since is not None and not isinstance(since, str):
+                    raise TypeError("since must be a string")
                 for sub in self.fanout.subscriptions():
                     if sub.room == room:
-                        sub.offer(RESYNC)
+                        sub.offer(Resync(since))
                 return
             broadcast = Broadcast(room, msg["id"], msg["cursor"], msg["html"])
             if not all(isinstance(v, str) for v in (broadcast.message_id, broadcast.cursor, broadcast.html)):

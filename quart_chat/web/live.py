@@ -19,7 +19,7 @@ from quart import Blueprint, current_app, session, url_for, websocket
 
 from quart_chat.auth import AuthUnavailable
 from quart_chat.hub import Broadcast
-from quart_chat.hub.fanout import CLOSE_SERVICE_RESTART, CLOSE_SLOW_CONSUMER, Resync, Subscription
+from quart_chat.hub.fanout import CLOSE_SERVICE_RESTART, CLOSE_SLOW_CONSUMER, Gap, Resync, Subscription
 from quart_chat.messaging import send_message
 from quart_chat.models import Identity, parse_cursor
 from quart_chat.ratelimit import TokenBucket
@@ -108,6 +108,7 @@ class LiveConnection:
         self.after = after
         self.subscription: Subscription | None = None
         self._sent: OrderedDict[str, str] = OrderedDict()  # message id -> cursor, newest last
+        self._gap_from: str | None = None  # where the hub's outage began, for the next resync
         self._last_status = 0.0
         self._last_revocation_check = time.monotonic()
 
@@ -158,9 +159,11 @@ class LiveConnection:
             self._remember(m.id, m.cursor)
         return await reset_partials(self.room, latest, has_older)
 
-    def _resync_cursor(self) -> str:
+    def _resync_cursor(self, *earlier: str | None) -> str:
+        """Re-read from a little before the latest rows, or from an outage's start if that is earlier."""
         recent = list(self._sent.values())[-RESYNC_LOOKBACK:]
-        return min(recent) if recent else self.after
+        start = min([c for c in earlier if c] + recent, default=self.after)
+        return max(start, self.after)  # the page holds everything up to its own cursor
 
     async def _status_if_due(self, force: bool = False) -> str:
         now = time.monotonic()
@@ -195,19 +198,25 @@ class LiveConnection:
             direct: list[str] = []
             resync = False
             stored_at: list[float] = []
+            since: list[str | None] = []
             for item in sub.drain(BATCH_LIMIT):
                 if isinstance(item, Broadcast):
                     if self._remember(item.message_id, item.cursor):
                         rows.append(item.html)
                         stored_at.append(item.stored_at)
+                elif isinstance(item, Gap):
+                    self._gap_from = self._gap_from or self._resync_cursor()
                 elif isinstance(item, Resync):
                     resync = True
+                    since.append(item.since)
                 else:
                     direct.append(item)
             parts = [rows_partial(rows)] if rows else []
             if resync:
                 try:
-                    parts.append(await self._catch_up_frame(self._resync_cursor()))
+                    cursor = self._resync_cursor(self._gap_from, *since)
+                    self._gap_from = None
+                    parts.append(await self._catch_up_frame(cursor))
                 except StoreError:
                     log.exception("resync failed room=%s", self.room)
                     await self._close(CLOSE_INTERNAL_ERROR, "history unavailable")

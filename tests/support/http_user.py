@@ -48,13 +48,17 @@ class RemoteUser:
     def cookie_header(self) -> str:
         return "; ".join(f"{c.name}={c.value}" for c in self.http.cookies.jar)
 
-    def socket(self, room: str = "general", after: str | None = None, origin: str | None = None):
-        ws_base = self.base.replace("http://", "ws://", 1)
+    def socket(
+        self, room: str = "general", after: str | None = None, origin: str | None = None, base: str | None = None
+    ):
+        """Open the room's socket on this user's server, or on ``base`` (another instance, same cookies)."""
+        base = base or self.base
+        ws_base = base.replace("http://", "ws://", 1)
         url = f"{ws_base}/rooms/{room}/ws" + (f"?after={after}" if after else "")
         return connect(
             url,
             additional_headers={"Cookie": self.cookie_header()},
-            origin=origin or self.base,  # type: ignore[arg-type]
+            origin=origin or base,  # type: ignore[arg-type]
             open_timeout=10,
             max_size=2**22,
         )

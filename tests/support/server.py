@@ -32,6 +32,10 @@ class ChatServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> ChatServer:
+        return self.launch().wait_healthy(timeout)
+
+    def launch(self) -> ChatServer:
+        """Start the process without waiting (so several servers boot in parallel)."""
         env = {
             **os.environ,
             "CHAT_DATA_DIR": str(self.data_dir),
@@ -45,6 +49,10 @@ class ChatServer:
             [sys.executable, "-m", "quart_chat"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
+        return self
+
+    def wait_healthy(self, timeout: float = 20.0) -> ChatServer:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -57,6 +65,11 @@ class ChatServer:
             time.sleep(0.05)
         self.kill()
         raise RuntimeError(f"server did not become healthy in {timeout}s:\n{self.log()}")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM (graceful: sockets closed with 1012), then wait; returns the exit code."""
@@ -77,3 +90,17 @@ class ChatServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def start_all(*servers: ChatServer, timeout: float = 30.0) -> tuple[ChatServer, ...]:
+    """Boot several servers at once (a cold start costs seconds each); kill them all if one fails."""
+    try:
+        for server in servers:
+            server.launch()
+        for server in servers:
+            server.wait_healthy(timeout)
+    except BaseException:
+        for server in servers:
+            server.kill()
+        raise
+    return servers
