@@ -42,6 +42,37 @@ async def connect(path: Path, migrations: Sequence[str]) -> aiosqlite.Connection
     return db
 
 
+class SqliteFile:
+    """One SQLite file owned by one component: opened with its migrations, closed once.
+
+    Subclasses set ``MIGRATIONS`` and say, in ``closed_error``, what using it while closed means
+    to their callers (a store error, or identity being unavailable).
+    """
+
+    MIGRATIONS: Sequence[str] = ()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        self._db = await connect(self.path, self.MIGRATIONS)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    def closed_error(self) -> Exception:
+        return RuntimeError(f"{self.path.name} is not open")
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise self.closed_error()
+        return self._db
+
+
 async def _migrate(db: aiosqlite.Connection, migrations: Sequence[str]) -> None:
     await db.execute("BEGIN IMMEDIATE")
     try:

@@ -16,7 +16,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiosqlite
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -57,27 +56,17 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class LocalIdentity:
+class LocalIdentity(sqlite_db.SqliteFile):
+    MIGRATIONS = MIGRATIONS
+
     def __init__(self, path: Path, session_days: int = 5) -> None:
-        self.path = path
+        super().__init__(path)
         self.session_lifetime = timedelta(days=session_days)
         self._hasher = PasswordHasher()  # argon2id with the library's current parameters
         self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
-        self._db: aiosqlite.Connection | None = None
 
-    async def open(self) -> None:
-        self._db = await sqlite_db.connect(self.path, MIGRATIONS)
-
-    async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
-
-    @property
-    def db(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise AuthUnavailable()
-        return self._db
+    def closed_error(self) -> Exception:
+        return AuthUnavailable()
 
     async def _new_session(self, identity: Identity) -> SignedIn:
         token = secrets.token_urlsafe(32)

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
-from pathlib import Path
-
-import aiosqlite
 
 from quart_chat import sqlite_db
 from quart_chat.models import Message, parse_cursor
@@ -65,24 +62,11 @@ def _cursor_id(cursor: str) -> int:
     return int(message_id)
 
 
-class SqliteStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: aiosqlite.Connection | None = None
+class SqliteStore(sqlite_db.SqliteFile):
+    MIGRATIONS = MIGRATIONS
 
-    async def open(self) -> None:
-        self._db = await sqlite_db.connect(self.path, MIGRATIONS)
-
-    async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
-
-    @property
-    def db(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise StoreError("the message store is not open")
-        return self._db
+    def closed_error(self) -> Exception:
+        return StoreError("the message store is not open")
 
     async def add(
         self, room: str, author_uid: str, author_name: str, text: str, *, message_id: str | None = None
