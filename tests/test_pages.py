@@ -64,6 +64,7 @@ async def test_weak_password_and_missing_fields_re_render_with_errors(client: Qu
     assert empty.status_code == 400 and "Enter your email" in await empty.get_data(as_text=True)
     body = await weak.get_data(as_text=True)
     assert 'value="x@example.com"' in body and "12345" not in body  # keeps the email, never the password
+    assert re.search(r'<input type="password"[^>]* autofocus>', body)  # the field to fix has the focus
 
 
 async def test_wrong_password_and_unknown_email_look_the_same(app: Quart, ada: User) -> None:

@@ -62,7 +62,7 @@ async def _handle(template: str, action: str) -> ResponseReturnValue:
         else:
             signed = await identity.sign_in(email, password)
     except AuthError as exc:
-        return await _form(template, status=exc.status, error=exc.message, email=email, next=next_url)
+        return await _form(template, status=exc.status, error=exc.message, email=email, next=next_url, field=exc.field)
     old = session.get(TOKEN_KEY)
     if isinstance(old, str) and old:
         await _sign_out(identity, old)
