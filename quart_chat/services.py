@@ -64,16 +64,17 @@ class Services:
 
 
 FIREBASE_EXTRA = "{choice} needs the firebase extra: pip install 'quart-chat[firebase]'."
+REDIS_EXTRA = "{choice} needs the redis extra: pip install 'quart-chat[redis]'."
 
 
-def _missing_extra(exc: ImportError, choice: str) -> SettingsError:
-    """A Firebase package missing (or broken, e.g. urllib3 2 under pyrebase4): say how to install it.
+def _missing_extra(exc: ImportError, choice: str, message: str = FIREBASE_EXTRA) -> SettingsError:
+    """An optional package missing (or broken, e.g. urllib3 2 under pyrebase4): say how to install it.
 
     An ImportError of our own modules is a bug, not a missing extra, and is raised as it is.
     """
     if (exc.name or "").split(".")[0] == "quart_chat":
         raise exc
-    return SettingsError(FIREBASE_EXTRA.format(choice=choice))
+    return SettingsError(message.format(choice=choice))
 
 
 def build_identity(settings: Settings) -> IdentityProvider:
@@ -104,7 +105,10 @@ def build_store(settings: Settings) -> MessageStore:
 
 def build_hub(settings: Settings) -> Hub:
     if settings.hub == "redis":
-        from quart_chat.hub.redis import RedisHub
+        try:
+            from quart_chat.hub.redis import RedisHub
+        except ImportError as exc:
+            raise _missing_extra(exc, "CHAT_HUB=redis", REDIS_EXTRA) from None
 
         return RedisHub(settings.redis_url, queue_size=settings.queue_size)
     from quart_chat.hub.memory import MemoryHub

@@ -169,13 +169,14 @@ def test_firebase_misconfiguration_stops_start_up_with_one_sentence(
     [
         ({"CHAT_AUTH": "firebase"}, "firebase_admin", "CHAT_AUTH=firebase needs the firebase extra"),
         ({"CHAT_STORE": "firestore"}, "google.cloud.firestore", "CHAT_STORE=firestore needs the firebase extra"),
+        ({"CHAT_HUB": "redis"}, "redis", "CHAT_HUB=redis needs the redis extra"),
     ],
 )
-def test_a_missing_firebase_extra_is_one_sentence(
+def test_a_missing_optional_extra_is_one_sentence(
     tmp_path: Path, env: dict[str, str], blocked: str, sentence: str
 ) -> None:
     """The real entry point, with the package made unimportable (``sys.modules[name] = None`` is how
-    Python itself blocks an import), as on an install without ``quart-chat[firebase]``."""
+    Python itself blocks an import), as on an install without the extra."""
     code = f"import sys; sys.modules[{blocked!r}] = None; from quart_chat.__main__ import main; main()"
     run = subprocess.run(
         [sys.executable, "-c", code],
@@ -184,8 +185,9 @@ def test_a_missing_firebase_extra_is_one_sentence(
         text=True,
         timeout=30,
     )
+    extra = sentence.split(" needs the ")[1].split()[0]
     assert run.returncode == 2
-    assert run.stderr.strip() == f"quart-chat: {sentence}: pip install 'quart-chat[firebase]'."
+    assert run.stderr.strip() == f"quart-chat: {sentence}: pip install 'quart-chat[{extra}]'."
 
 
 def test_a_setting_error_while_opening_the_services_is_one_sentence(tmp_path: Path) -> None:
