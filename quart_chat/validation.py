@@ -24,7 +24,6 @@ class FrameError(ValueError):
 @dataclass(frozen=True, slots=True)
 class ChatFrame:
     text: str  # stripped; may be empty (an empty send is ignored, not an error)
-    request_id: str | None = None  # htmx's per-request header, when present
 
 
 def parse_frame(raw: str | bytes, max_chars: int) -> ChatFrame:
@@ -45,14 +44,14 @@ def parse_frame(raw: str | bytes, max_chars: int) -> ChatFrame:
         raise FrameError("That message could not be read (more than one message field).")
     if not isinstance(text, str):
         raise FrameError("That message could not be read (the message is not text).")
+    return ChatFrame(clean_text(text, max_chars))
+
+
+def clean_text(text: str, max_chars: int) -> str:
+    """The one rule for message text, whatever carried it (WebSocket frame or plain form POST)."""
     text = text.replace("\r\n", "\n").strip()
     if len(text) > max_chars:
         raise FrameError(f"Message too long: {len(text)} characters, the limit is {max_chars}.")
     if any(ord(c) < 32 and c not in "\n\t" for c in text):
         raise FrameError("That message contains control characters.")
-    headers = data.get("headers") or data.get("HEADERS") or {}
-    request_id = None
-    if isinstance(headers, dict):
-        value = headers.get("HX-Request-ID") or headers.get("X-Request-ID")
-        request_id = value if isinstance(value, str) and len(value) <= 100 else None
-    return ChatFrame(text, request_id)
+    return text

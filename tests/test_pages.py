@@ -197,3 +197,12 @@ async def test_healthz_and_readyz(client: QuartClient, app: Quart) -> None:
 async def test_favicon_is_served(client: QuartClient) -> None:
     assert (await client.get("/favicon.ico")).status_code == 200
     assert (await client.get("/static/favicon.svg")).status_code == 200
+
+
+async def test_message_form_applies_the_same_text_rules_as_the_websocket(ada: User, bob: User, settings) -> None:
+    token = await csrf_from(ada.client, "/rooms/general")
+    too_long = "x" * (settings.max_message_chars + 1)
+    for text, says in ((too_long, "Message too long"), ("bell\x07", "control characters")):
+        response = await ada.client.post("/rooms/general/messages", form={"message": text, "csrf_token": token})
+        assert response.status_code == 400 and says in await response.get_data(as_text=True)
+    assert 'class="msg"' not in await bob.room_page()  # nothing was stored

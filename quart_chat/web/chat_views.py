@@ -8,10 +8,10 @@ from quart import Blueprint, Response, abort, current_app, redirect, render_temp
 from quart.typing import ResponseReturnValue
 
 from quart_chat.messaging import send_message
-from quart_chat.models import parse_cursor
+from quart_chat.models import Identity, Message, parse_cursor
 from quart_chat.rendering import ZERO_CURSOR
 from quart_chat.store import StoreError
-from quart_chat.validation import is_room_name
+from quart_chat.validation import FrameError, clean_text, is_room_name
 from quart_chat.web.security import csrf_ok, current_identity
 
 bp = Blueprint("chat", __name__)
@@ -44,24 +44,40 @@ def _cursor_arg(name: str) -> str | None:
     return value
 
 
-@bp.get("/rooms/<room>")
-async def room(room: str) -> ResponseReturnValue:
+async def _viewer(room: str) -> Identity | Response:
+    """Who is looking at ``room``: 404 for a bad name, a redirect to log in for nobody."""
     if not is_room_name(room):
         abort(404)
     me = await current_identity()
     if me is None:
-        return redirect(url_for("auth.login_form", next=request.path), 303)
+        return redirect(url_for("auth.login_form", next=f"/rooms/{room}"), 303)
+    return me
+
+
+async def _error(title: str, message: str, status: int) -> ResponseReturnValue:
+    return await render_template("errors/error.html", title=title, message=message), status
+
+
+def _one_page(messages: list[Message], page: int) -> tuple[list[Message], bool]:
+    """Trim a ``page + 1`` read to ``page`` rows; the extra row only says whether older ones exist."""
+    return messages[-page:], len(messages) > page
+
+
+HISTORY_UNAVAILABLE = ("Unavailable", "Chat history is unavailable right now.", 503)
+
+
+@bp.get("/rooms/<room>")
+async def room(room: str) -> ResponseReturnValue:
+    me = await _viewer(room)
+    if not isinstance(me, Identity):
+        return me
     services = current_app.extensions["chat"]
     page = services.settings.history_page_size
     try:
-        messages = await services.store.latest(room, page + 1)
+        messages, has_older = _one_page(await services.store.latest(room, page + 1), page)
     except StoreError:
         current_app.logger.exception("store failed while rendering room=%s", room)
-        return await render_template(
-            "errors/error.html", title="Unavailable", message="Chat history is unavailable right now."
-        ), 503
-    has_older = len(messages) > page
-    messages = messages[-page:]
+        return await _error(*HISTORY_UNAVAILABLE)
     return await render_template(
         "chat/room.html",
         room=room,
@@ -77,24 +93,18 @@ async def room(room: str) -> ResponseReturnValue:
 @bp.get("/rooms/<room>/history")
 async def history(room: str) -> ResponseReturnValue:
     """Older messages before a cursor: a fragment for htmx, a full page without it."""
-    if not is_room_name(room):
-        abort(404)
-    me = await current_identity()
-    if me is None:
-        return redirect(url_for("auth.login_form", next=f"/rooms/{room}"), 303)
+    me = await _viewer(room)
+    if not isinstance(me, Identity):
+        return me
     before = _cursor_arg("before")
     if before is None:
         abort(400)
     services = current_app.extensions["chat"]
     page = services.settings.history_page_size
     try:
-        messages = await services.store.before(room, before, page + 1)
+        messages, has_older = _one_page(await services.store.before(room, before, page + 1), page)
     except StoreError:
-        return await render_template(
-            "errors/error.html", title="Unavailable", message="Chat history is unavailable right now."
-        ), 503
-    has_older = len(messages) > page
-    messages = messages[-page:]
+        return await _error(*HISTORY_UNAVAILABLE)
     template = "chat/_history.html" if request.headers.get("HX-Request") else "chat/history_page.html"
     return await render_template(template, room=room, me=me, messages=messages, has_older=has_older)
 
@@ -119,28 +129,20 @@ async def my_style() -> ResponseReturnValue:
 @bp.post("/rooms/<room>/messages")
 async def post_message(room: str) -> ResponseReturnValue:
     """The composer without JavaScript: a plain POST, then back to the room (303)."""
-    if not is_room_name(room):
-        abort(404)
-    me = await current_identity()
-    if me is None:
-        return redirect(url_for("auth.login_form", next=f"/rooms/{room}"), 303)
+    me = await _viewer(room)
+    if not isinstance(me, Identity):
+        return me
     services = current_app.extensions["chat"]
     form = await request.form
     if not csrf_ok(form.get("csrf_token")):
-        return await render_template(
-            "errors/error.html", title="Form expired", message="This form expired. Please try again."
-        ), 400
-    text = form.get("message", "").replace("\r\n", "\n").strip()
-    limit = services.settings.max_message_chars
-    if len(text) > limit:
-        return await render_template(
-            "errors/error.html", title="Message too long", message=f"The limit is {limit} characters."
-        ), 400
+        return await _error("Form expired", "This form expired. Please try again.", 400)
+    try:
+        text = clean_text(form.get("message", ""), services.settings.max_message_chars)
+    except FrameError as exc:  # the same rule as the WebSocket's frames
+        return await _error("Not sent", exc.message, 400)
     if text:
         try:
             await send_message(services, room, me, text)
         except StoreError:
-            return await render_template(
-                "errors/error.html", title="Not sent", message="The message could not be saved. Try again."
-            ), 503
+            return await _error("Not sent", "The message could not be saved. Try again.", 503)
     return redirect(url_for("chat.room", room=room), 303)
