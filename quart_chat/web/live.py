@@ -110,6 +110,7 @@ class LiveConnection:
         self._sent: OrderedDict[str, str] = OrderedDict()  # message id -> cursor, newest last
         self._gap_from: str | None = None  # where the hub's outage began, for the next resync
         self._last_status = 0.0
+        self._live_status = ""
         self._last_revocation_check = time.monotonic()
 
     async def run(self) -> None:
@@ -165,21 +166,22 @@ class LiveConnection:
         start = min([c for c in earlier if c] + recent, default=self.after)
         return max(start, self.after)  # the page holds everything up to its own cursor
 
-    async def _status_if_due(self, force: bool = False) -> str:
+    def _status_if_due(self, force: bool = False) -> str:
         now = time.monotonic()
         if force or now - self._last_status >= self.settings.heartbeat_interval:
             self._last_status = now
-            return await status_partial("live")
+            return self._live_status
         return ""
 
     async def _write(self, sub: Subscription) -> None:
+        self._live_status = await status_partial("live")  # the same bytes at every heartbeat: render once
         try:
             frame = await self._catch_up_frame(self.after)
         except StoreError:
             log.exception("catch-up failed room=%s", self.room)
             await websocket.close(CLOSE_INTERNAL_ERROR, "history unavailable")
             return
-        await websocket.send(frame + await self._status_if_due(force=True))
+        await websocket.send(frame + self._status_if_due(force=True))
         heartbeat = self.settings.heartbeat_interval
         metrics = self.services.metrics
         while True:
@@ -192,7 +194,7 @@ class LiveConnection:
             if not await self._still_signed_in():
                 return
             if not ready:
-                await websocket.send(await self._status_if_due(force=True))
+                await websocket.send(self._status_if_due(force=True))
                 continue
             rows: list[str] = []
             direct: list[str] = []
@@ -222,7 +224,7 @@ class LiveConnection:
                     await self._close(CLOSE_INTERNAL_ERROR, "history unavailable")
                     return
             parts.extend(direct)
-            parts.append(await self._status_if_due())
+            parts.append(self._status_if_due())
             frame = "".join(parts)
             if frame:
                 await websocket.send(frame)
