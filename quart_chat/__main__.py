@@ -58,11 +58,12 @@ def effective_settings(settings: Settings, config: Config) -> Settings:
 
 async def _serve(settings: Settings) -> None:
     from quart_chat.app import create_app
+    from quart_chat.web.context import app_services_of
 
     config = hypercorn_config(settings)
     settings = effective_settings(settings, config)
     app = create_app(settings)
-    services = app.extensions["chat"]
+    services = app_services_of(app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

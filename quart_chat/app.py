@@ -11,6 +11,7 @@ from quart_chat import secret_key
 from quart_chat.services import Services, build_services
 from quart_chat.settings import Settings
 from quart_chat.web import auth_views, chat_views, live, ops_views, security
+from quart_chat.web.context import EXTENSION_KEY
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Quart:
@@ -26,15 +27,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         MAX_CONTENT_LENGTH=64 * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
-    app.extensions["chat"] = services or build_services(settings)
+    app.extensions[EXTENSION_KEY] = services or build_services(settings)
 
     @app.before_serving
     async def open_services() -> None:
-        await app.extensions["chat"].open()
+        await app.extensions[EXTENSION_KEY].open()
 
     @app.after_serving
     async def close_services() -> None:
-        await app.extensions["chat"].close()
+        await app.extensions[EXTENSION_KEY].close()
 
     security.install(app)
     app.register_blueprint(auth_views.bp)

@@ -10,6 +10,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from quart_chat.auth import IdentityProvider
+from quart_chat.close_codes import Close
 from quart_chat.hub import Hub
 from quart_chat.metrics import Metrics, TimedStore
 from quart_chat.settings import Settings, SettingsError
@@ -44,7 +45,7 @@ class Services:
 
     async def drain(self, timeout: float) -> None:
         """Close every live socket with 1012 so browsers reconnect elsewhere; wait for them."""
-        self.hub.close_all(1012, "server restart")
+        self.hub.close_all(Close.SERVICE_RESTART, "server restart")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while self.connections and loop.time() < deadline:  # noqa: ASYNC110 (bounded poll at shutdown)

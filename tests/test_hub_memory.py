@@ -2,8 +2,9 @@
 
 import asyncio
 
+from quart_chat.close_codes import Close
 from quart_chat.hub import Broadcast
-from quart_chat.hub.fanout import CLOSE_SLOW_CONSUMER, RESYNC, LocalFanout
+from quart_chat.hub.fanout import RESYNC, LocalFanout
 from quart_chat.hub.memory import MemoryHub
 
 
@@ -25,7 +26,7 @@ async def test_a_full_queue_closes_that_subscriber_with_1013_and_spares_the_rest
         for i in range(5):
             await hub.publish(row(i))
             fast.drain(10)  # the fast one keeps up
-        assert slow.close_request is not None and slow.close_request.code == CLOSE_SLOW_CONSUMER
+        assert slow.close_request is not None and slow.close_request.code == Close.TRY_AGAIN_LATER
         assert len(slow) == 0  # its backlog is dropped: bounded memory, it catches up from the store
         assert fast.close_request is None
         await hub.publish(row(9))

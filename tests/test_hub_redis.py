@@ -13,8 +13,9 @@ from contextlib import AsyncExitStack
 import pytest
 import redis.asyncio as aioredis
 
+from quart_chat.close_codes import Close
 from quart_chat.hub import Broadcast
-from quart_chat.hub.fanout import CLOSE_SLOW_CONSUMER, GAP, RESYNC, Gap, Resync, Subscription
+from quart_chat.hub.fanout import GAP, RESYNC, Gap, Resync, Subscription
 from quart_chat.hub.redis import RedisHub, redact
 from tests.support.redis_server import RedisServer, redis_server_binary
 
@@ -180,7 +181,7 @@ async def test_slow_consumer_is_closed_without_slowing_the_others(redis_server: 
             assert time.monotonic() - started < 2.0  # publish never waited on the stuck readers
             assert await received == sent
             for sub in (slow, slow_local):
-                assert sub.close_request is not None and sub.close_request.code == CLOSE_SLOW_CONSUMER
+                assert sub.close_request is not None and sub.close_request.code == Close.TRY_AGAIN_LATER
             assert fast.close_request is None
     finally:
         await a.stop()

@@ -8,6 +8,7 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from quart_chat.models import Identity
+from quart_chat.web.context import app_services_of
 from tests.conftest import User
 from tests.support.ws import Closed
 
@@ -66,7 +67,7 @@ async def test_unknown_room_is_refused(ada: User) -> None:
 
 
 async def test_connect_sends_what_the_page_lacks_then_live_status(app: Quart, ada: User) -> None:
-    store = app.extensions["chat"].store
+    store = app_services_of(app).store
     first = await store.add("general", "u1", "x", "before the page")
     await store.add("general", "u1", "x", "after the page")
     async with ada.socket(after=first.cursor) as ws:
@@ -85,7 +86,7 @@ async def test_message_is_stored_broadcast_to_others_and_the_composer_resets(app
     assert texts("".join(got_b)) == ["Hello, world!"]
     assert "Hello, world!" in "".join(got_a)
     assert 'id="composer"' not in "".join(got_b)  # only the sender's form is reset
-    stored = await app.extensions["chat"].store.latest("general", 10)
+    stored = await app_services_of(app).store.latest("general", 10)
     assert [(m.text, m.author_name) for m in stored] == [("Hello, world!", "ada@example.com")]
     assert stored[0].created_at.tzinfo is not None
 
@@ -114,7 +115,7 @@ async def test_bad_frames_get_an_error_to_the_sender_only_and_change_nothing(
         await a.send(send("then a good one"))
         got_b = "".join(await frames_until(b, lambda s: "then a good one" in s))
     assert "composer-error" not in got_b and texts(got_b) == ["then a good one"]
-    assert [m.text for m in await app.extensions["chat"].store.latest("general", 10)] == ["then a good one"]
+    assert [m.text for m in await app_services_of(app).store.latest("general", 10)] == ["then a good one"]
 
 
 async def test_rate_limit_refuses_the_excess_with_a_clear_error(app: Quart, settings) -> None:
@@ -129,12 +130,12 @@ async def test_rate_limit_refuses_the_excess_with_a_clear_error(app: Quart, sett
             for i in range(3):
                 await ws.send(send(f"m{i}"))
             seen = "".join(await frames_until(ws, lambda s: "too fast" in s))
-        stored = [m.text for m in await limited.extensions["chat"].store.latest("general", 10)]
+        stored = [m.text for m in await app_services_of(limited).store.latest("general", 10)]
     assert "You are sending too fast" in seen and stored == ["m0", "m1"]
 
 
 async def test_store_failure_is_reported_and_nothing_is_broadcast(app: Quart, ada: User, bob: User) -> None:
-    store = app.extensions["chat"].store
+    store = app_services_of(app).store
     async with ada.socket() as a, bob.socket() as b:
         await a.receive_within()
         await b.receive_within()
@@ -167,7 +168,7 @@ async def test_no_gap_and_no_duplicate_at_the_history_live_boundary(app: Quart, 
     """Rows stored while a socket connects arrive exactly once, whether by catch-up or live."""
     from quart_chat.messaging import send_message
 
-    services = app.extensions["chat"]
+    services = app_services_of(app)
     writer = Identity("w", "writer@example.com")
     stop = asyncio.Event()
 
@@ -195,7 +196,7 @@ async def test_no_gap_and_no_duplicate_at_the_history_live_boundary(app: Quart, 
 async def test_reconnect_with_the_page_cursor_resends_rows_as_upserts_without_duplicates(
     app: Quart, ada: User
 ) -> None:
-    store = app.extensions["chat"].store
+    store = app_services_of(app).store
     first = await store.add("general", "u1", "x", "seen")
     for t in ("missed 1", "missed 2"):
         await store.add("general", "u1", "x", t)
@@ -212,7 +213,7 @@ async def test_a_page_far_behind_gets_the_latest_page_instead_of_everything(sett
 
     app = create_app(settings.replace(catchup_limit=5, history_page_size=3))
     async with app.test_app():
-        store = app.extensions["chat"].store
+        store = app_services_of(app).store
         first = await store.add("general", "u", "x", "old")
         for i in range(10):
             await store.add("general", "u", "x", f"m{i}")
@@ -237,7 +238,7 @@ async def test_logout_closes_that_sessions_open_sockets(app: Quart, ada: User) -
 async def test_drain_closes_sockets_with_1012_for_a_restart(app: Quart, ada: User) -> None:
     async with ada.socket() as ws:
         await ws.receive_within()
-        await app.extensions["chat"].drain(timeout=2)
+        await app_services_of(app).drain(timeout=2)
         frames = []
         try:
             while True:

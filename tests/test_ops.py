@@ -6,6 +6,7 @@ import re
 from quart import Quart
 from quart.testing import QuartClient
 
+from quart_chat.web.context import app_services_of
 from tests.conftest import User
 
 
@@ -50,6 +51,6 @@ async def test_metrics_count_connections_messages_and_refusals(app: Quart, ada: 
 
 async def test_readyz_follows_the_store(client: QuartClient, app: Quart) -> None:
     assert (await client.get("/readyz")).status_code == 200
-    await app.extensions["chat"].store.close()
+    await app_services_of(app).store.close()
     response = await client.get("/readyz")
     assert response.status_code == 503 and (await response.get_json())["status"] == "not ready"

@@ -5,6 +5,7 @@ import re
 from quart import Quart
 from quart.testing import QuartClient
 
+from quart_chat.web.context import app_services_of
 from tests.conftest import User, csrf_from, make_client
 
 
@@ -144,7 +145,7 @@ async def test_history_escapes_user_text(app: Quart, ada: User) -> None:
     from quart_chat.messaging import send_message
     from quart_chat.models import Identity
 
-    services = app.extensions["chat"]
+    services = app_services_of(app)
     async with app.app_context():
         await send_message(services, "general", Identity("u1", "eve@example.com"), "<script>alert(1)</script>")
     page = await ada.room_page()
@@ -152,7 +153,7 @@ async def test_history_escapes_user_text(app: Quart, ada: User) -> None:
 
 
 async def test_room_shows_the_last_page_and_older_history_pages_back(app: Quart, ada: User, settings) -> None:
-    services = app.extensions["chat"]
+    services = app_services_of(app)
     total = settings.history_page_size + 7
     for i in range(total):
         await services.store.add("general", "u1", "x@example.com", f"message {i:03d}")
@@ -186,7 +187,7 @@ async def test_healthz_and_readyz(client: QuartClient, app: Quart) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200 and (await response.get_json())["store"] == "ok"
     assert (await client.get("/readyz")).status_code == 200
-    await app.extensions["chat"].store.close()
+    await app_services_of(app).store.close()
     response = await client.get("/healthz")
     assert response.status_code == 503 and (await response.get_json())["store"] == "unreachable"
 

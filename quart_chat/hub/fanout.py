@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from quart_chat.close_codes import Close
+
 if TYPE_CHECKING:
     from quart_chat.hub import Broadcast
 
@@ -57,8 +59,6 @@ class Gap:
 RESYNC = Resync()
 GAP = Gap()
 
-CLOSE_SLOW_CONSUMER = 1013
-CLOSE_SERVICE_RESTART = 1012
 
 
 @dataclass(slots=True)
@@ -88,7 +88,7 @@ class Subscription:
             return False
         if len(self._items) >= self.maxsize:
             self._items.clear()  # the client re-reads the store on reconnect
-            self.request_close(CLOSE_SLOW_CONSUMER, "slow consumer")
+            self.request_close(Close.TRY_AGAIN_LATER, "slow consumer")
             return False
         self._items.append(item)
         self._wakeup.set()
@@ -158,7 +158,7 @@ class LocalFanout:
             was_open = sub.close_request is None
             if sub.offer(broadcast):
                 taken += 1
-            elif was_open and sub.close_request is not None and sub.close_request.code == CLOSE_SLOW_CONSUMER:
+            elif was_open and sub.close_request is not None and sub.close_request.code == Close.TRY_AGAIN_LATER:
                 self.slow_consumers_closed += 1  # counted once, when this offer overflowed it
         self.delivered += taken
         return taken

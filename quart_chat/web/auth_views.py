@@ -10,6 +10,8 @@ from quart import Blueprint, current_app, redirect, render_template, request, se
 from quart.typing import ResponseReturnValue
 
 from quart_chat.auth import AuthError, AuthUnavailable, IdentityProvider
+from quart_chat.close_codes import Close
+from quart_chat.web.context import app_services
 from quart_chat.web.security import TOKEN_KEY, csrf_ok, current_identity
 
 bp = Blueprint("auth", __name__)
@@ -55,7 +57,7 @@ async def _handle(template: str, action: str) -> ResponseReturnValue:
         )
     if len(email) > MAX_EMAIL or "@" not in email or len(password) > MAX_PASSWORD:
         return await _form(template, status=400, error="Enter a valid email address.", email=email, next=next_url)
-    identity = current_app.extensions["chat"].identity
+    identity = app_services().identity
     try:
         if action == "signup":
             signed = await identity.sign_up(email, password)
@@ -104,10 +106,10 @@ async def logout() -> ResponseReturnValue:
         return await render_template("errors/error.html", title="Form expired", message=FORM_EXPIRED), 400
     token = session.get(TOKEN_KEY)
     if isinstance(token, str) and token:
-        services = current_app.extensions["chat"]
+        services = app_services()
         await _sign_out(services.identity, token)
         for connection in list(services.connections):  # this session's open tabs, here
             if connection.token == token:
-                connection.close_for(1008, "signed out")
+                connection.close_for(Close.POLICY_VIOLATION, "signed out")
     session.clear()
     return redirect(url_for("auth.login_form"), 303)

@@ -12,6 +12,7 @@ from quart_chat.models import Identity, Message, parse_cursor
 from quart_chat.rendering import ZERO_CURSOR
 from quart_chat.store import StoreError
 from quart_chat.validation import FrameError, clean_text, is_room_name
+from quart_chat.web.context import app_services
 from quart_chat.web.security import csrf_ok, current_identity
 
 bp = Blueprint("chat", __name__)
@@ -71,7 +72,7 @@ async def room(room: str) -> ResponseReturnValue:
     me = await _viewer(room)
     if not isinstance(me, Identity):
         return me
-    services = current_app.extensions["chat"]
+    services = app_services()
     page = services.settings.history_page_size
     try:
         messages, has_older = _one_page(await services.store.latest(room, page + 1), page)
@@ -99,7 +100,7 @@ async def history(room: str) -> ResponseReturnValue:
     before = _cursor_arg("before")
     if before is None:
         abort(400)
-    services = current_app.extensions["chat"]
+    services = app_services()
     page = services.settings.history_page_size
     try:
         messages, has_older = _one_page(await services.store.before(room, before, page + 1), page)
@@ -132,7 +133,7 @@ async def post_message(room: str) -> ResponseReturnValue:
     me = await _viewer(room)
     if not isinstance(me, Identity):
         return me
-    services = current_app.extensions["chat"]
+    services = app_services()
     form = await request.form
     if not csrf_ok(form.get("csrf_token")):
         return await _error("Form expired", "This form expired. Please try again.", 400)

@@ -15,11 +15,12 @@ import logging
 import time
 from collections import OrderedDict
 
-from quart import Blueprint, current_app, session, url_for, websocket
+from quart import Blueprint, session, url_for, websocket
 
 from quart_chat.auth import AuthUnavailable
+from quart_chat.close_codes import Close
 from quart_chat.hub import Broadcast
-from quart_chat.hub.fanout import CLOSE_SERVICE_RESTART, CLOSE_SLOW_CONSUMER, Gap, Resync, Subscription
+from quart_chat.hub.fanout import Gap, Resync, Subscription
 from quart_chat.messaging import send_message
 from quart_chat.models import Identity, parse_cursor
 from quart_chat.ratelimit import TokenBucket
@@ -35,14 +36,12 @@ from quart_chat.rendering import (
 from quart_chat.services import Services
 from quart_chat.store import StoreError
 from quart_chat.validation import FrameError, is_room_name, parse_frame
+from quart_chat.web.context import app_services
 from quart_chat.web.security import TOKEN_KEY, current_identity, origin_allowed
 
 bp = Blueprint("live", __name__)
 log = logging.getLogger(__name__)
 
-CLOSE_POLICY_VIOLATION = 1008  # htmx does not reconnect on this code
-CLOSE_INTERNAL_ERROR = 1011
-CLOSE_TRY_AGAIN_LATER = 1013  # htmx reconnects, with back-off
 BATCH_LIMIT = 64  # rows joined into one frame under load
 REMEMBERED_IDS = 2048
 RESYNC_LOOKBACK = 64
@@ -52,12 +51,12 @@ async def _refuse(reason: str, fragment: str = "") -> None:
     await websocket.accept()
     if fragment:
         await websocket.send(fragment)
-    await websocket.close(CLOSE_POLICY_VIOLATION, reason)
+    await websocket.close(Close.POLICY_VIOLATION, reason)
 
 
 @bp.websocket("/rooms/<room>/ws")
 async def room_socket(room: str) -> None:
-    services: Services = current_app.extensions["chat"]
+    services: Services = app_services()
     settings = services.settings
     if not origin_allowed(websocket, settings.allowed_origins):
         log.warning("refused websocket: origin %r", websocket.headers.get("Origin"))
@@ -79,7 +78,7 @@ async def room_socket(room: str) -> None:
         except AuthUnavailable:
             await websocket.accept()
             await websocket.send(await status_partial("reconnecting"))
-            await websocket.close(CLOSE_TRY_AGAIN_LATER, "sign-in unavailable")
+            await websocket.close(Close.TRY_AGAIN_LATER, "sign-in unavailable")
             return
     if me is None:
         log.info("refused websocket: not signed in (room=%s)", room)
@@ -179,7 +178,7 @@ class LiveConnection:
             frame = await self._catch_up_frame(self.after)
         except StoreError:
             log.exception("catch-up failed room=%s", self.room)
-            await websocket.close(CLOSE_INTERNAL_ERROR, "history unavailable")
+            await websocket.close(Close.INTERNAL_ERROR, "history unavailable")
             return
         await websocket.send(frame + self._status_if_due(force=True))
         heartbeat = self.settings.heartbeat_interval
@@ -221,7 +220,7 @@ class LiveConnection:
                     parts.append(await self._catch_up_frame(cursor))
                 except StoreError:
                     log.exception("resync failed room=%s", self.room)
-                    await self._close(CLOSE_INTERNAL_ERROR, "history unavailable")
+                    await self._close(Close.INTERNAL_ERROR, "history unavailable")
                     return
             parts.extend(direct)
             parts.append(self._status_if_due())
@@ -251,19 +250,19 @@ class LiveConnection:
         log.info("session ended; closing uid=%s room=%s", self.me.uid, self.room)
         login = url_for("auth.login_form", next=f"/rooms/{self.room}")
         await websocket.send(await status_partial("closed", "You are signed out.", login))
-        await websocket.close(CLOSE_POLICY_VIOLATION, "signed out")
+        await websocket.close(Close.POLICY_VIOLATION, "signed out")
         return False
 
     async def _close(self, code: int, reason: str) -> None:
-        if code == CLOSE_POLICY_VIOLATION:
+        if code == Close.POLICY_VIOLATION:
             login = url_for("auth.login_form", next=f"/rooms/{self.room}")
             fragment = await status_partial("closed", "You are signed out.", login)
         else:
             fragment = await status_partial("reconnecting")
-        if code == CLOSE_SLOW_CONSUMER:
+        if code == Close.TRY_AGAIN_LATER:
             self.services.metrics.slow_consumers_closed.inc()
             log.warning("slow consumer closed uid=%s room=%s", self.me.uid, self.room)
-        elif code == CLOSE_SERVICE_RESTART:
+        elif code == Close.SERVICE_RESTART:
             log.info("closing for restart uid=%s room=%s", self.me.uid, self.room)
         await websocket.send(fragment)
         await websocket.close(code, reason)

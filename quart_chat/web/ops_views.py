@@ -7,12 +7,13 @@ from quart import Blueprint, Response, current_app, jsonify
 from quart.typing import ResponseReturnValue
 
 from quart_chat.store import StoreError
+from quart_chat.web.context import app_services
 
 bp = Blueprint("ops", __name__)
 
 
 async def _checks() -> dict[str, str]:
-    services = current_app.extensions["chat"]
+    services = app_services()
     checks = {"store": "ok", "hub": "ok" if services.hub.healthy else "degraded"}
     try:
         await services.store.ping()
@@ -40,7 +41,7 @@ async def readyz() -> ResponseReturnValue:
 @bp.get("/metrics")
 async def metrics() -> ResponseReturnValue:
     """Prometheus text format: connections, message flow, slow consumers, latencies."""
-    registry = current_app.extensions["chat"].metrics.registry
+    registry = app_services().metrics.registry
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 

@@ -14,6 +14,7 @@ from quart.wrappers import BaseRequestWebsocket
 
 from quart_chat.auth import AuthUnavailable
 from quart_chat.models import Identity
+from quart_chat.web.context import app_services
 
 CSRF_KEY = "csrf"
 TOKEN_KEY = "tok"  # noqa: S105 (a session key name, not a secret)
@@ -95,7 +96,7 @@ async def current_identity(*, check_revoked: bool = False) -> Identity | None:
     token = session.get(TOKEN_KEY)
     identity = None
     if isinstance(token, str) and token:
-        provider = current_app.extensions["chat"].identity
+        provider = app_services().identity
         if has_websocket_context():
             identity = await provider.verify(token, check_revoked=check_revoked)
         else:
