@@ -42,7 +42,3 @@ class Hub(Protocol):
     def healthy(self) -> bool:
         """False while broadcasts may be missed (e.g. Redis is unreachable)."""
         ...
-
-    def close_all(self, code: int, reason: str) -> None:
-        """Ask every open subscription to close its socket (shutdown)."""
-        ...

@@ -60,14 +60,10 @@ RESYNC = Resync()
 GAP = Gap()
 
 
-
 @dataclass(slots=True)
 class CloseRequest:
     code: int
     reason: str
-
-
-Item = "Broadcast | Resync | Gap | str"
 
 
 class Subscription:
@@ -131,7 +127,6 @@ class LocalFanout:
         self.queue_size = queue_size
         self._rooms: dict[str, set[Subscription]] = {}
         self.slow_consumers_closed = 0
-        self.delivered = 0
 
     def add(self, room: str) -> tuple[Subscription, bool]:
         """Register a subscription; the bool says whether it is the room's first."""
@@ -160,7 +155,6 @@ class LocalFanout:
                 taken += 1
             elif was_open and sub.close_request is not None and sub.close_request.code == Close.TRY_AGAIN_LATER:
                 self.slow_consumers_closed += 1  # counted once, when this offer overflowed it
-        self.delivered += taken
         return taken
 
     def resync_all(self) -> None:
@@ -171,9 +165,10 @@ class LocalFanout:
         for sub in self.subscriptions():
             sub.offer(item)
 
-    def close_all(self, code: int, reason: str) -> None:
-        for sub in self.subscriptions():
-            sub.request_close(code, reason)
+    def offer_room(self, room: str, item: Resync) -> None:
+        """Give a marker to every local subscriber of one room (another instance missed rows there)."""
+        for sub in tuple(self._rooms.get(room, ())):
+            sub.offer(item)
 
     def rooms(self) -> list[str]:
         return list(self._rooms)

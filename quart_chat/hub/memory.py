@@ -37,6 +37,3 @@ class MemoryHub:
     @property
     def healthy(self) -> bool:
         return True
-
-    def close_all(self, code: int, reason: str) -> None:
-        self.fanout.close_all(code, reason)
