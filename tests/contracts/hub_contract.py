@@ -1,0 +1,160 @@
+"""The hub's behaviour, specified once and run against every hub.
+
+A test module subclasses :class:`HubContract` and provides an ``open_bus`` fixture: a
+callable that opens (as an async context manager) a :class:`Bus` of two started hubs that
+hear each other, and stops them on exit. The contract publishes on ``bus.hub`` and listens
+on both, so each case covers the publisher's own sockets and another instance's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from itertools import batched
+from typing import Protocol
+
+from quart_chat.close_codes import Close
+from quart_chat.hub import Broadcast, Hub
+from quart_chat.hub.fanout import Gap, Resync, Subscription
+
+Item = Broadcast | Resync | Gap | str
+QUEUE_SIZE = 256
+
+
+@dataclass
+class Bus:
+    hub: Hub  # where the contract publishes
+    peer: Hub  # another instance on the same bus; a one-process hub is its own peer
+    settle: Callable[[], Awaitable[None]]  # returns once every row published so far has reached every subscriber
+
+
+class OpenBus(Protocol):
+    def __call__(self, queue_size: int = QUEUE_SIZE) -> AbstractAsyncContextManager[Bus]: ...
+
+
+def row(room: str, n: int, origin: str = "a") -> Broadcast:
+    return Broadcast(room, f"{origin}{n}", f"{n:017d}-{origin}{n}", f"<li>{room} {origin}{n}</li>")
+
+
+async def take(sub: Subscription, count: int, timeout: float = 5.0) -> list[Item]:
+    """Exactly ``count`` items, or a TimeoutError."""
+    got: list[Item] = []
+    async with asyncio.timeout(timeout):
+        while len(got) < count:
+            await sub.wait()
+            got.extend(sub.drain(count - len(got)))
+    return got
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> float:
+    """Wait for a condition; returns the seconds it took."""
+    start = time.monotonic()
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+    return time.monotonic() - start
+
+
+class HubContract:
+    async def test_healthy_after_start(self, open_bus: OpenBus) -> None:
+        async with open_bus() as bus:
+            assert bus.hub.healthy and bus.peer.healthy
+
+    async def test_a_row_reaches_every_subscriber_of_its_room_and_no_other(self, open_bus: OpenBus) -> None:
+        async with (
+            open_bus() as bus,
+            bus.hub.subscribe("general") as own,
+            bus.peer.subscribe("general") as first,
+            bus.peer.subscribe("general") as second,
+            bus.hub.subscribe("other") as own_other,
+            bus.peer.subscribe("other") as other,
+        ):
+            await bus.hub.publish(row("general", 1))
+            for sub in (own, first, second):
+                assert await take(sub, 1) == [row("general", 1)]
+            await bus.settle()
+            for sub in (own, first, second, own_other, other):
+                assert sub.drain(100) == []  # once each, and nothing in the other room
+
+    async def test_the_publishers_own_subscribers_get_it_with_no_one_else_listening(
+        self, open_bus: OpenBus
+    ) -> None:
+        async with open_bus() as bus, bus.hub.subscribe("general") as own:
+            await bus.hub.publish(row("general", 1))
+            assert await take(own, 1) == [row("general", 1)]
+            await bus.settle()
+            assert own.drain(100) == []  # no echo of its own row
+
+    async def test_rows_from_one_publisher_keep_their_order(self, open_bus: OpenBus) -> None:
+        async with open_bus() as bus, bus.hub.subscribe("general") as on_a, bus.peer.subscribe("general") as on_b:
+            from_a = [row("general", n, "a") for n in range(50)]
+            from_b = [row("general", n, "b") for n in range(50)]
+            for ra, rb in zip(from_a, from_b, strict=True):
+                await bus.hub.publish(ra)
+                await bus.peer.publish(rb)
+            for sub in (on_a, on_b):
+                got = await take(sub, 100)
+                assert [r for r in got if r in from_a] == from_a  # each publisher's rows in its order
+                assert [r for r in got if r in from_b] == from_b
+            await bus.settle()
+            assert on_a.drain(1000) == [] and on_b.drain(1000) == []  # no duplicates
+
+    async def test_a_slow_consumer_is_closed_with_1013_and_never_blocks_the_others(self, open_bus: OpenBus) -> None:
+        async with (
+            open_bus(queue_size=8) as bus,
+            bus.peer.subscribe("r") as slow,
+            bus.hub.subscribe("r") as slow_local,
+            bus.peer.subscribe("r") as fast,
+        ):
+            sent = [row("r", n) for n in range(40)]
+            received: list[Item] = []
+            publishing = 0.0
+            for chunk in batched(sent, 4, strict=True):
+                for r in chunk:
+                    started = time.monotonic()
+                    await bus.hub.publish(r)
+                    publishing += time.monotonic() - started
+                received += await take(fast, len(chunk))  # the fast one keeps up
+            assert received == sent
+            assert publishing < 1.0  # publish never waited on the stuck readers
+            for sub in (slow, slow_local):
+                assert sub.close_request is not None and sub.close_request.code == Close.TRY_AGAIN_LATER
+                assert len(sub) == 0  # its backlog is dropped: bounded memory, it catches up from the store
+            assert fast.close_request is None
+            await bus.hub.publish(row("r", 99))
+            assert await take(fast, 1) == [row("r", 99)]
+
+    async def test_unsubscribing_stops_delivery(self, open_bus: OpenBus) -> None:
+        async with open_bus() as bus:
+            async with bus.hub.subscribe("r") as gone_local, bus.peer.subscribe("r") as gone:
+                await bus.hub.publish(row("r", 1))
+                assert await take(gone_local, 1) == [row("r", 1)] and await take(gone, 1) == [row("r", 1)]
+            async with bus.hub.subscribe("r") as witness_local, bus.peer.subscribe("r") as witness:
+                await bus.hub.publish(row("r", 2))
+                assert await take(witness_local, 1) == [row("r", 2)] and await take(witness, 1) == [row("r", 2)]
+                await bus.settle()
+            assert gone_local.drain(10) == [] and gone.drain(10) == []
+
+    async def test_wait_wakes_on_a_row_and_times_out_when_idle(self, open_bus: OpenBus) -> None:
+        async with open_bus() as bus, bus.peer.subscribe("general") as sub:
+            assert await sub.wait(timeout=0.01) is False
+            waiter = asyncio.create_task(sub.wait(timeout=5))
+            await asyncio.sleep(0)  # one turn of the loop: the waiter is now asleep on the queue
+            assert not waiter.done()
+            await bus.hub.publish(row("general", 1))
+            assert await waiter is True
+
+    async def test_start_and_stop_are_idempotent(self, open_bus: OpenBus) -> None:
+        async with open_bus() as bus:
+            await bus.hub.start()  # again: no second link, so no second delivery
+            assert bus.hub.healthy
+            async with bus.peer.subscribe("r") as sub:
+                await bus.hub.publish(row("r", 1))
+                assert await take(sub, 1) == [row("r", 1)]
+                await bus.settle()
+                assert sub.drain(10) == []
+            await bus.hub.stop()
+            await bus.hub.stop()  # and open_bus stops it once more on exit

@@ -1,0 +1,172 @@
+"""The Redis hub's pure parts, without Redis: the wire codec, missed rooms, back-off, outbox, confirmations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from quart_chat.hub import Broadcast
+from quart_chat.hub.backoff import BACKOFF_MAX, BACKOFF_MIN, Backoff
+from quart_chat.hub.confirmations import Confirmations, settled
+from quart_chat.hub.fanout import Resync
+from quart_chat.hub.missed import MissedRooms
+from quart_chat.hub.outbox import PUBLISH_BATCH, Outbox
+from quart_chat.hub.wire import Malformed, channel_for, decode, encode_resync, encode_row, room_of
+
+ROW = Broadcast("général", "42", "00000000000000042-42", "<li>é & 🎉</li>", stored_at=123.0)
+
+
+# -- wire -----------------------------------------------------------------------------------------
+
+
+def test_a_row_crosses_the_wire_intact_but_for_its_local_timing() -> None:
+    data = encode_row("a", ROW)
+    assert json.loads(data) == {"i": "a", "room": "général", "id": "42", "cursor": ROW.cursor, "html": ROW.html}
+    assert "é".encode() in data  # UTF-8 as is, not \\u escapes
+    assert decode("général", data, own="b") == Broadcast("général", "42", ROW.cursor, ROW.html)  # stored_at stays home
+
+
+def test_our_own_echo_decodes_to_nothing() -> None:
+    assert decode("général", encode_row("a", ROW), own="a") is None
+    assert decode("r", encode_resync("a", "r", "c1"), own="a") is None
+
+
+def test_a_resync_notice_says_from_where() -> None:
+    assert decode("r", encode_resync("a", "r", "c1"), own="b") == Resync(since="c1")
+    assert decode("r", b'{"i":"a","room":"r","resync":1}', own="b") == Resync(since=None)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not json",
+        b"\xff\xfe",
+        b"[1, 2]",
+        b'"just a string"',
+        b'{"i": "x"}',
+        b'{"i": "x", "room": "elsewhere", "id": "1", "cursor": "c", "html": "h"}',
+        b'{"i": "x", "room": "r", "id": 1, "cursor": "c", "html": "h"}',
+        b'{"i": "x", "room": "r", "id": "1", "cursor": "c"}',
+        b'{"i": "x", "room": "r", "resync": 1, "since": 7}',
+    ],
+)
+def test_anything_else_is_malformed(data: bytes) -> None:
+    with pytest.raises(Malformed):
+        decode("r", data, own="b")
+
+
+def test_channels_name_their_room() -> None:
+    assert channel_for("général") == "quart-chat:room:général"
+    assert room_of(channel_for("général").encode()) == "général"
+
+
+# -- missed rooms ---------------------------------------------------------------------------------
+
+
+def test_missed_rooms_keep_the_earliest_cursor_per_room_and_are_taken_once() -> None:
+    missed = MissedRooms()
+    missed.add("b", "0002")
+    missed.add("a", "0005")
+    missed.add("b", "0001")
+    missed.add("b", "0003")
+    assert len(missed) == 2
+    assert missed.take() == [("a", "0005"), ("b", "0001")]  # room order, each from its first lost row
+    assert missed.take() == [] and len(missed) == 0
+
+
+# -- back-off -------------------------------------------------------------------------------------
+
+
+def test_backoff_doubles_from_the_minimum_up_to_the_maximum() -> None:
+    backoff = Backoff(uniform=lambda low, high: 1.0)  # no jitter
+    delays = []
+    for _ in range(10):
+        backoff.failed()
+        delays.append(backoff.delay())
+    assert delays[:4] == pytest.approx([BACKOFF_MIN, 2 * BACKOFF_MIN, 4 * BACKOFF_MIN, 8 * BACKOFF_MIN])
+    assert delays[-1] == BACKOFF_MAX and max(delays) == BACKOFF_MAX
+    backoff.succeeded()
+    backoff.failed()
+    assert backoff.delay() == pytest.approx(BACKOFF_MIN)  # a link that worked, then broke: retry soon
+
+
+def test_backoff_jitter_stays_within_its_bounds() -> None:
+    backoff = Backoff(low=1.0, high=1.0, jitter=0.3)
+    delays = [backoff.delay() for _ in range(200)]
+    assert all(0.7 <= d <= 1.3 for d in delays)
+    assert len(set(delays)) > 1  # instances do not retry in step
+
+
+# -- outbox ---------------------------------------------------------------------------------------
+
+
+async def test_the_outbox_sends_oldest_first_and_keeps_rows_until_redis_has_them() -> None:
+    outbox = Outbox(maxsize=3)
+    for n in range(3):
+        outbox.put(f"room-{n % 2}", f"c{n}", b"%d" % n)
+    assert [payload for _, _, payload in outbox.batch(2)] == [b"0", b"1"]
+    assert len(outbox) == 3  # still queued: a broken link must count them as missed
+    outbox.sent(2)
+    assert [payload for _, _, payload in outbox.batch()] == [b"2"]
+    outbox.put("room-1", "c3", b"3")
+    assert not outbox.full
+    outbox.put("room-0", "c4", b"4")
+    assert outbox.full
+    assert outbox.unsent() == [("room-0", "c2"), ("room-1", "c3"), ("room-0", "c4")]  # in the order sent
+    assert len(outbox) == 0
+
+
+async def test_the_outbox_batches_at_most_one_pipeline() -> None:
+    outbox = Outbox()
+    for n in range(PUBLISH_BATCH + 3):
+        outbox.put("r", f"c{n}", b"x")
+    assert len(outbox.batch()) == PUBLISH_BATCH
+
+
+async def test_the_outbox_wakes_the_publisher_and_whoever_waits_for_it_to_empty() -> None:
+    outbox = Outbox()
+    await asyncio.wait_for(outbox.wait_empty(), 1)  # empty from the start
+    ready = asyncio.create_task(outbox.wait_ready())
+    await asyncio.sleep(0)  # one turn of the loop: it is now waiting
+    assert not ready.done()
+    outbox.put("r", "c", b"x")
+    await asyncio.wait_for(ready, 1)
+    empty = asyncio.create_task(outbox.wait_empty())
+    await asyncio.sleep(0)
+    assert not empty.done()
+    outbox.sent(1)
+    await asyncio.wait_for(empty, 1)
+
+
+# -- confirmations --------------------------------------------------------------------------------
+
+
+async def test_confirmations_resolve_in_the_order_the_subscribes_were_sent() -> None:
+    confirmations = Confirmations()
+    first, second = confirmations.expect("r"), confirmations.expect("r")
+    assert confirmations.latest("r") is second
+    confirmations.confirmed("r")
+    assert first.result() is True and not second.done()
+    confirmations.confirmed("r")
+    assert second.result() is True
+    confirmations.confirmed("r")  # an unexpected confirmation is ignored
+    confirmations.forget("r")
+    assert confirmations.latest("r") is None
+
+
+async def test_a_broken_link_wakes_every_waiter_with_false() -> None:
+    confirmations = Confirmations()
+    waiting = confirmations.expect("r")
+    confirmations.fail_all()
+    assert waiting.result() is False and confirmations.latest("r") is None
+
+
+async def test_settled_waits_without_cancelling_the_shared_future() -> None:
+    confirmations = Confirmations()
+    fut = confirmations.expect("r")
+    assert await settled(fut, 0.01) is False
+    assert not fut.cancelled()  # another socket in the room may still wait on it
+    confirmations.confirmed("r")
+    assert await settled(fut, 0.01) is True
