@@ -12,30 +12,32 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Mapping
+from dataclasses import replace
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from quart_chat.logs import configure_logging
-from quart_chat.settings import Settings, SettingsError
+from quart_chat.settings import FIELDS, Settings, SettingsError
 from quart_chat.supervisor import LISTEN_FD_ENV, supervise
 
 log = logging.getLogger("quart_chat")
 HTTP_DRAIN_SECONDS = 3.0
 
 
-def hypercorn_config(settings: Settings, env: dict[str, str] | None = None) -> Config:
+# Hypercorn keys our settings fill: always without a Hypercorn file, over the file only when set.
+FROM_SETTINGS = (("graceful_timeout", "graceful_timeout"), ("ws_ping_interval", "websocket_ping_interval"))
+
+
+def hypercorn_config(settings: Settings, env: Mapping[str, str] | None = None) -> Config:
     """Hypercorn's config: built-in defaults < CHAT_HYPERCORN_CONFIG file < CHAT_* variables that are set."""
-    env = dict(os.environ) if env is None else env
-    path = env.get("CHAT_HYPERCORN_CONFIG")
+    env = os.environ if env is None else env
+    path = settings.hypercorn_config
     config = Config.from_toml(path) if path else Config()
-    if not path:
-        config.graceful_timeout = settings.graceful_timeout
-        config.websocket_ping_interval = settings.ws_ping_interval
-    if env.get("CHAT_GRACEFUL_TIMEOUT"):
-        config.graceful_timeout = settings.graceful_timeout
-    if env.get("CHAT_WS_PING_INTERVAL"):
-        config.websocket_ping_interval = settings.ws_ping_interval
+    for field, key in FROM_SETTINGS:
+        if not path or FIELDS[field].given(env):
+            setattr(config, key, getattr(settings, field))
     # The bind always follows CHAT_HOST and CHAT_PORT/PORT (Beanstalk sets PORT), unless a
     # supervising parent handed this worker its listening socket.
     host = settings.host
@@ -52,8 +54,8 @@ def hypercorn_config(settings: Settings, env: dict[str, str] | None = None) -> C
 
 def effective_settings(settings: Settings, config: Config) -> Settings:
     """Settings the app should see once Hypercorn's file has been applied (one truth for both)."""
-    return settings.replace(graceful_timeout=float(config.graceful_timeout),
-                            ws_ping_interval=float(config.websocket_ping_interval or settings.ws_ping_interval))
+    return replace(settings, graceful_timeout=float(config.graceful_timeout),
+                   ws_ping_interval=float(config.websocket_ping_interval or settings.ws_ping_interval))
 
 
 async def _serve(settings: Settings) -> None:

@@ -19,10 +19,11 @@ import firebase_admin
 import google.auth.credentials
 from firebase_admin import credentials
 
-from quart_chat.settings import SettingsError
+from quart_chat.settings import FIREBASE_AUTH_EMULATOR_HOST, FIRESTORE_EMULATOR_HOST, Setting, SettingsError
 
-AUTH_EMULATOR_VAR = "FIREBASE_AUTH_EMULATOR_HOST"
-FIRESTORE_EMULATOR_VAR = "FIRESTORE_EMULATOR_HOST"
+# Declared in quart_chat.settings; read here from os.environ, where the Google libraries read them too.
+AUTH_EMULATOR_VAR = FIREBASE_AUTH_EMULATOR_HOST
+FIRESTORE_EMULATOR_VAR = FIRESTORE_EMULATOR_HOST
 
 
 class EmulatorCredential(credentials.Base):
@@ -37,10 +38,9 @@ class EmulatorCredential(credentials.Base):
         return google.auth.credentials.AnonymousCredentials()
 
 
-def emulator_host(var: str) -> str | None:
+def emulator_host(var: Setting) -> str | None:
     """The ``host:port`` of an emulator from the environment, or None."""
-    value = os.environ.get(var, "").strip()
-    return value or None
+    return var.read(os.environ)
 
 
 def require(name: str, value: str | None, what: str) -> str:
@@ -103,7 +103,7 @@ def load_certificate(path: str | None, what: str) -> credentials.Certificate:
 
 
 def credential_for(
-    emulator_var: str, credentials_path: str | None, what: str, credentials_json: str | None = None
+    emulator_var: Setting, credentials_path: str | None, what: str, credentials_json: str | None = None
 ) -> credentials.Base:
     """The emulator's anonymous credential when its variable is set, else the service account
     (its JSON from FIREBASE_SERVICE_ACCOUNT_JSON when given, or the file GOOGLE_APPLICATION_CREDENTIALS)."""

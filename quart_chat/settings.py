@@ -1,27 +1,50 @@
-"""All settings in one place, typed, read from ``CHAT_*`` environment variables.
+"""All settings in one place, typed, read from environment variables.
 
 Every setting has a default that works out of the box (local accounts, SQLite
 in ./data, the in-memory hub, one process). Production choices come from the
 environment; nothing secret is ever written into the code or the image.
+
+Each setting is declared once, as a :class:`Settings` field made by
+:func:`setting`: its variable(s), default, parser (with its bounds or choices)
+and a one-line doc. (The emulator hosts, for development and tests, are
+declared as :class:`Setting` constants instead; see below.) Parsing, the error
+messages and the README's settings table all come from the declarations;
+``python -m quart_chat.settings`` prints the table.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
-AUTH_CHOICES = ("local", "firebase")
-STORE_CHOICES = ("sqlite", "firestore")
-HUB_CHOICES = ("memory", "redis")
+Parser = Callable[[str, str], Any]
+"""Turns (variable name, raw value) into the setting's value, or raises :class:`SettingsError`."""
 
 
 class SettingsError(ValueError):
     """A setting is missing or wrong; the message is one sentence naming the variable."""
 
 
-def _bool(name: str, raw: str) -> bool:
+# --- parsers ---------------------------------------------------------------------------
+
+
+def text(name: str, raw: str) -> str:
+    return raw
+
+
+def path(name: str, raw: str) -> Path:
+    return Path(raw)
+
+
+def host_port(name: str, raw: str) -> str | None:
+    """An emulator's ``host:port``; blank is unset, as for the Google libraries."""
+    return raw.strip() or None
+
+
+def flag(name: str, raw: str) -> bool:
     value = raw.strip().lower()
     if value in ("1", "true", "yes", "on"):
         return True
@@ -30,182 +53,207 @@ def _bool(name: str, raw: str) -> bool:
     raise SettingsError(f"{name} must be true or false, not {raw!r}.")
 
 
-def _int(name: str, raw: str, minimum: int, maximum: int) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, not {raw!r}.") from None
-    if not minimum <= value <= maximum:
-        raise SettingsError(f"{name} must be between {minimum} and {maximum}, not {value}.")
-    return value
+def origins(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated origins, each without surrounding spaces or a trailing slash."""
+    return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
 
 
-def _float(name: str, raw: str, minimum: float, maximum: float) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, not {raw!r}.") from None
-    if not minimum <= value <= maximum:
-        raise SettingsError(f"{name} must be between {minimum} and {maximum}, not {value}.")
-    return value
+@dataclass(frozen=True, slots=True)
+class Bounded:
+    """A whole number (``kind=int``) or a number (``kind=float``) from ``low`` to ``high``, inclusive."""
+
+    kind: type[int] | type[float]
+    low: float
+    high: float
+
+    def __call__(self, name: str, raw: str) -> int | float:
+        try:
+            value = self.kind(raw)
+        except ValueError:
+            what = "a whole number" if self.kind is int else "a number"
+            raise SettingsError(f"{name} must be {what}, not {raw!r}.") from None
+        if not self.low <= value <= self.high:
+            raise SettingsError(f"{name} must be between {self.low} and {self.high}, not {value}.")
+        return value
 
 
-def _choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
-    value = raw.strip().lower()
-    if value not in choices:
-        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {raw!r}.")
-    return value
+def whole(low: int, high: int) -> Bounded:
+    return Bounded(int, low, high)
+
+
+def number(low: float, high: float) -> Bounded:
+    return Bounded(float, low, high)
+
+
+@dataclass(frozen=True, slots=True)
+class OneOf:
+    """One of a few lower-case words; the input's case and surrounding spaces do not matter."""
+
+    choices: tuple[str, ...]
+
+    def __call__(self, name: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in self.choices:
+            raise SettingsError(f"{name} must be one of {', '.join(self.choices)}, not {raw!r}.")
+        return value
+
+
+# --- declarations ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting's declaration: its variable and fallbacks, default, parser and README line."""
+
+    env: tuple[str, ...]  # the first of these that is set and not empty is read
+    default: Any
+    parse: Parser
+    doc: str
+    shown: str | None = None  # the default as the README shows it, when the value itself would not say it
+    development: bool = False  # for development and tests only, never set in production
+
+    @property
+    def label(self) -> str:
+        return " / ".join(self.env)
+
+    def given(self, env: Mapping[str, str]) -> tuple[str, str] | None:
+        """The variable that is set (the first, when fallbacks are) and its raw value, or None."""
+        for name in self.env:
+            raw = env.get(name)
+            if raw:
+                return name, raw
+        return None
+
+    def read(self, env: Mapping[str, str]) -> Any:
+        given = self.given(env)
+        return self.default if given is None else self.parse(*given)
+
+    def readme_row(self) -> str:
+        return f"| `{self.label}` | {self.shown or _show(self.default)} | {self.doc} |"
+
+
+def _show(default: object) -> str:
+    if default is None or default == ():
+        return "(none)"
+    if isinstance(default, bool):
+        return str(default).lower()
+    if isinstance(default, float):
+        return f"{default:g}"
+    return str(default)
+
+
+def setting[T](
+    *env: str,
+    default: T,
+    doc: str,
+    parse: Parser = text,
+    shown: str | None = None,
+) -> T:
+    """A :class:`Settings` field that carries its declaration (typed as its value, like ``field()``)."""
+    declaration = Setting(env, default, parse, doc, shown)
+    return field(default=default, metadata={"setting": declaration})
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     """The app's configuration; ``Settings.from_env()`` reads it, tests build it directly."""
 
-    data_dir: Path = Path("data")
-    host: str = "127.0.0.1"
-    port: int = 8000
-    secret_key: str | None = None  # None: generated once and kept in data_dir
-    auth: str = "local"
-    store: str = "sqlite"
-    hub: str = "memory"
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    allowed_origins: tuple[str, ...] = ()
-    secure_cookies: bool = False
-    max_message_chars: int = 2000
-    history_page_size: int = 50
-    catchup_limit: int = 500
-    rate_limit_per_minute: int = 60
-    rate_limit_burst: int = 10
-    queue_size: int = 256
-    ws_ping_interval: float = 20.0
-    heartbeat_interval: float = 5.0
-    max_frame_bytes: int = 65536
-    workers: int = 1
-    graceful_timeout: float = 10.0
-    trusted_proxies: int = 0
-    log_json: bool = False
+    data_dir: Path = setting("CHAT_DATA_DIR", default=Path("data"), parse=path, shown="./data",
+        doc="Folder for the SQLite files and the generated secret key.")
+    host: str = setting("CHAT_HOST", default="127.0.0.1",
+        doc="Address Hypercorn binds to (0.0.0.0 to reach it from other devices).")
+    port: int = setting("CHAT_PORT", "PORT", default=8000, parse=whole(1, 65535),
+        doc="Port to serve on; Beanstalk's PORT is honoured when CHAT_PORT is unset.")
+    secret_key: str | None = setting("CHAT_SECRET_KEY", default=None, shown="generated",
+        doc="Signs session cookies; unset: generated once into DATA_DIR/secret_key (0600).")
+    auth: str = setting("CHAT_AUTH", default="local", parse=OneOf(("local", "firebase")),
+        doc="Identity provider: local (argon2id in SQLite) or firebase.")
+    store: str = setting("CHAT_STORE", default="sqlite", parse=OneOf(("sqlite", "firestore")),
+        doc="Message store: sqlite or firestore.")
+    hub: str = setting("CHAT_HUB", default="memory", parse=OneOf(("memory", "redis")),
+        doc="Fan-out: memory (one process) or redis (many processes/instances).")
+    redis_url: str = setting("CHAT_REDIS_URL", default="redis://127.0.0.1:6379/0",
+        doc="Redis for CHAT_HUB=redis.")
+    allowed_origins: tuple[str, ...] = setting("CHAT_ALLOWED_ORIGINS", default=(), parse=origins,
+        doc="Extra origins allowed to open the WebSocket, comma-separated.")
+    secure_cookies: bool = setting("CHAT_SECURE_COOKIES", default=False, parse=flag,
+        doc="Mark cookies Secure (turn on behind HTTPS).")
+    log_json: bool = setting("CHAT_LOG_JSON", default=False, parse=flag,
+        doc="Log one JSON object per line.")
+    hypercorn_config: Path | None = setting("CHAT_HYPERCORN_CONFIG", default=None, parse=path,
+        doc="Hypercorn TOML file (the image's is deploy/hypercorn.toml); CHAT_* variables that are set win over it.")
+    # Limits and timings: whole numbers or numbers, each within its bounds.
+    max_message_chars: int = setting("CHAT_MAX_MESSAGE_CHARS", default=2000, parse=whole(1, 100_000),
+        doc="Longest message accepted, in characters.")
+    history_page_size: int = setting("CHAT_HISTORY_PAGE_SIZE", default=50, parse=whole(1, 500),
+        doc="Messages shown on open and per 'older' page.")
+    catchup_limit: int = setting("CHAT_CATCHUP_LIMIT", default=500, parse=whole(1, 10_000),
+        doc="Most rows resent on reconnect before the view is reset to the latest page.")
+    rate_limit_per_minute: int = setting("CHAT_RATE_LIMIT_PER_MINUTE", default=60, parse=whole(1, 100_000),
+        doc="Messages per minute per connection (sustained).")
+    rate_limit_burst: int = setting("CHAT_RATE_LIMIT_BURST", default=10, parse=whole(1, 100_000),
+        doc="Messages a connection may send at once before the rate applies.")
+    queue_size: int = setting("CHAT_QUEUE_SIZE", default=256, parse=whole(1, 100_000),
+        doc="Rows queued per connection before it is closed as a slow consumer (1013).")
+    max_frame_bytes: int = setting("CHAT_MAX_FRAME_BYTES", default=65536, parse=whole(1024, 16_777_216),  # 16 MiB
+        doc="Largest WebSocket frame accepted from a browser.")
+    ws_ping_interval: float = setting("CHAT_WS_PING_INTERVAL", default=20.0, parse=number(1, 3600),
+        doc="Seconds between WebSocket pings (keep under the proxy idle timeout).")
+    heartbeat_interval: float = setting("CHAT_HEARTBEAT_INTERVAL", default=5.0, parse=number(0.1, 10),
+        doc="Seconds between live-status refreshes (at most 10; see chat.css).")
+    workers: int = setting("CHAT_WORKERS", default=1, parse=whole(1, 64),
+        doc="Hypercorn worker processes (more than 1 needs CHAT_HUB=redis).")
+    graceful_timeout: float = setting("CHAT_GRACEFUL_TIMEOUT", default=10.0, parse=number(0, 600),
+        doc="Seconds to drain on shutdown before sockets are cut.")
+    trusted_proxies: int = setting("CHAT_TRUSTED_PROXIES", default=0, parse=whole(0, 10),
+        doc="How many proxies' X-Forwarded-* headers to trust (1 behind Beanstalk's nginx).")
+    session_days: int = setting("CHAT_SESSION_DAYS", default=5, parse=whole(1, 14),
+        doc="How long a sign-in lasts.")
+    revocation_check_interval: float = setting("CHAT_REVOCATION_CHECK_INTERVAL", default=300.0, parse=number(1, 86400),
+        doc="Seconds between re-checks that an open socket's user is still signed in (1 or more).")
     # Firebase (CHAT_AUTH=firebase / CHAT_STORE=firestore); standard variable names.
-    firebase_web_api_key: str | None = None
-    firebase_project_id: str | None = None
-    google_application_credentials: str | None = None
-    firebase_service_account_json: str | None = None
-    session_days: int = 5
-    revocation_check_interval: float = 300.0
-    extra: Mapping[str, str] = field(default_factory=dict)
+    firebase_web_api_key: str | None = setting("FIREBASE_WEB_API_KEY", default=None,
+        doc="Web API key for pyrebase4 sign-in (CHAT_AUTH=firebase).")
+    firebase_project_id: str | None = setting("FIREBASE_PROJECT_ID", "GOOGLE_CLOUD_PROJECT", default=None,
+        doc="Firebase/Google Cloud project id; GOOGLE_CLOUD_PROJECT is used when FIREBASE_PROJECT_ID is unset.")
+    google_application_credentials: str | None = setting("GOOGLE_APPLICATION_CREDENTIALS", default=None,
+        doc="Path to the service-account JSON for firebase-admin.")
+    firebase_service_account_json: str | None = setting("FIREBASE_SERVICE_ACCOUNT_JSON", default=None,
+        doc="The service-account JSON itself (a Beanstalk secret); wins over the path.")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read every setting from the environment; raise :class:`SettingsError` on bad input."""
         env = os.environ if env is None else env
-        d = cls()
-
-        def get(name: str) -> str | None:
-            value = env.get(name)
-            return value if value not in (None, "") else None
-
-        port_raw = get("CHAT_PORT") or get("PORT")
-        port_name = "CHAT_PORT" if get("CHAT_PORT") else "PORT"
-        origins = get("CHAT_ALLOWED_ORIGINS")
-        return cls(
-            data_dir=Path(get("CHAT_DATA_DIR") or d.data_dir),
-            host=get("CHAT_HOST") or d.host,
-            port=_int(port_name, port_raw, 1, 65535) if port_raw else d.port,
-            secret_key=get("CHAT_SECRET_KEY"),
-            auth=_choice("CHAT_AUTH", get("CHAT_AUTH") or d.auth, AUTH_CHOICES),
-            store=_choice("CHAT_STORE", get("CHAT_STORE") or d.store, STORE_CHOICES),
-            hub=_choice("CHAT_HUB", get("CHAT_HUB") or d.hub, HUB_CHOICES),
-            redis_url=get("CHAT_REDIS_URL") or d.redis_url,
-            allowed_origins=tuple(
-                o.strip().rstrip("/") for o in (origins or "").split(",") if o.strip()
-            ),
-            secure_cookies=_bool("CHAT_SECURE_COOKIES", get("CHAT_SECURE_COOKIES") or "0"),
-            max_message_chars=_int(
-                "CHAT_MAX_MESSAGE_CHARS", get("CHAT_MAX_MESSAGE_CHARS") or str(d.max_message_chars), 1, 100_000
-            ),
-            history_page_size=_int(
-                "CHAT_HISTORY_PAGE_SIZE", get("CHAT_HISTORY_PAGE_SIZE") or str(d.history_page_size), 1, 500
-            ),
-            catchup_limit=_int(
-                "CHAT_CATCHUP_LIMIT", get("CHAT_CATCHUP_LIMIT") or str(d.catchup_limit), 1, 10_000
-            ),
-            rate_limit_per_minute=_int(
-                "CHAT_RATE_LIMIT_PER_MINUTE",
-                get("CHAT_RATE_LIMIT_PER_MINUTE") or str(d.rate_limit_per_minute),
-                1,
-                100_000,
-            ),
-            rate_limit_burst=_int(
-                "CHAT_RATE_LIMIT_BURST", get("CHAT_RATE_LIMIT_BURST") or str(d.rate_limit_burst), 1, 100_000
-            ),
-            queue_size=_int("CHAT_QUEUE_SIZE", get("CHAT_QUEUE_SIZE") or str(d.queue_size), 1, 100_000),
-            ws_ping_interval=_float(
-                "CHAT_WS_PING_INTERVAL", get("CHAT_WS_PING_INTERVAL") or str(d.ws_ping_interval), 1, 3600
-            ),
-            heartbeat_interval=_float(
-                "CHAT_HEARTBEAT_INTERVAL", get("CHAT_HEARTBEAT_INTERVAL") or str(d.heartbeat_interval), 0.1, 10
-            ),
-            max_frame_bytes=_int(
-                "CHAT_MAX_FRAME_BYTES", get("CHAT_MAX_FRAME_BYTES") or str(d.max_frame_bytes), 1024, 16 * 2**20
-            ),
-            workers=_int("CHAT_WORKERS", get("CHAT_WORKERS") or str(d.workers), 1, 64),
-            graceful_timeout=_float(
-                "CHAT_GRACEFUL_TIMEOUT", get("CHAT_GRACEFUL_TIMEOUT") or str(d.graceful_timeout), 0, 600
-            ),
-            trusted_proxies=_int("CHAT_TRUSTED_PROXIES", get("CHAT_TRUSTED_PROXIES") or "0", 0, 10),
-            log_json=_bool("CHAT_LOG_JSON", get("CHAT_LOG_JSON") or "0"),
-            firebase_web_api_key=get("FIREBASE_WEB_API_KEY"),
-            firebase_project_id=get("FIREBASE_PROJECT_ID") or get("GOOGLE_CLOUD_PROJECT"),
-            google_application_credentials=get("GOOGLE_APPLICATION_CREDENTIALS"),
-            firebase_service_account_json=get("FIREBASE_SERVICE_ACCOUNT_JSON"),
-            session_days=_int("CHAT_SESSION_DAYS", get("CHAT_SESSION_DAYS") or str(d.session_days), 1, 14),
-            revocation_check_interval=_float(
-                "CHAT_REVOCATION_CHECK_INTERVAL",
-                get("CHAT_REVOCATION_CHECK_INTERVAL") or str(d.revocation_check_interval),
-                1,
-                86400,
-            ),
-            extra={k: v for k, v in env.items() if k.startswith("FIREBASE_") and k.endswith("_EMULATOR_HOST")},
-        )
-
-    def replace(self, **changes: object) -> Settings:
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        values.update(changes)
-        return Settings(**values)  # type: ignore[arg-type]
+        return cls(**{name: declaration.read(env) for name, declaration in FIELDS.items()})
 
 
-# The documented table (README) is generated from this list; keep it in order.
-DOCUMENTED: tuple[tuple[str, str, str], ...] = (
-    ("CHAT_DATA_DIR", "./data", "Folder for the SQLite files and the generated secret key."),
-    ("CHAT_HOST", "127.0.0.1", "Address Hypercorn binds to (0.0.0.0 to reach it from other devices)."),
-    ("CHAT_PORT / PORT", "8000", "Port to serve on; Beanstalk's PORT is honoured when CHAT_PORT is unset."),
-    ("CHAT_SECRET_KEY", "generated", "Signs session cookies; unset: generated once into DATA_DIR/secret_key (0600)."),
-    ("CHAT_AUTH", "local", "Identity provider: local (argon2id in SQLite) or firebase."),
-    ("CHAT_STORE", "sqlite", "Message store: sqlite or firestore."),
-    ("CHAT_HUB", "memory", "Fan-out: memory (one process) or redis (many processes/instances)."),
-    ("CHAT_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for CHAT_HUB=redis."),
-    ("CHAT_ALLOWED_ORIGINS", "(none)", "Extra origins allowed to open the WebSocket, comma-separated."),
-    ("CHAT_SECURE_COOKIES", "false", "Mark cookies Secure (turn on behind HTTPS)."),
-    ("CHAT_MAX_MESSAGE_CHARS", "2000", "Longest message accepted, in characters."),
-    ("CHAT_HISTORY_PAGE_SIZE", "50", "Messages shown on open and per 'older' page."),
-    ("CHAT_CATCHUP_LIMIT", "500", "Most rows resent on reconnect before the view is reset to the latest page."),
-    ("CHAT_RATE_LIMIT_PER_MINUTE", "60", "Messages per minute per connection (sustained)."),
-    ("CHAT_RATE_LIMIT_BURST", "10", "Messages a connection may send at once before the rate applies."),
-    ("CHAT_QUEUE_SIZE", "256", "Rows queued per connection before it is closed as a slow consumer (1013)."),
-    ("CHAT_WS_PING_INTERVAL", "20", "Seconds between WebSocket pings (keep under the proxy idle timeout)."),
-    ("CHAT_HEARTBEAT_INTERVAL", "5", "Seconds between live-status refreshes (at most 10; see chat.css)."),
-    ("CHAT_MAX_FRAME_BYTES", "65536", "Largest WebSocket frame accepted from a browser."),
-    ("CHAT_WORKERS", "1", "Hypercorn worker processes (more than 1 needs CHAT_HUB=redis)."),
-    ("CHAT_GRACEFUL_TIMEOUT", "10", "Seconds to drain on shutdown before sockets are cut."),
-    ("CHAT_TRUSTED_PROXIES", "0", "How many proxies' X-Forwarded-* headers to trust (1 behind Beanstalk's nginx)."),
-    ("CHAT_LOG_JSON", "false", "Log one JSON object per line."),
-    ("CHAT_SESSION_DAYS", "5", "How long a sign-in lasts."),
-    (
-        "CHAT_REVOCATION_CHECK_INTERVAL",
-        "300",
-        "Seconds between re-checks that an open socket's user is still signed in (1 or more).",
-    ),
-    ("FIREBASE_WEB_API_KEY", "(none)", "Web API key for pyrebase4 sign-in (CHAT_AUTH=firebase)."),
-    ("FIREBASE_PROJECT_ID", "(none)", "Firebase/Google Cloud project id."),
-    ("GOOGLE_APPLICATION_CREDENTIALS", "(none)", "Path to the service-account JSON for firebase-admin."),
-    ("FIREBASE_SERVICE_ACCOUNT_JSON", "(none)", "The service-account JSON itself (a secret); wins over the path."),
+FIELDS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in fields(Settings)}
+"""Each :class:`Settings` field's declaration, by field name, in the README's order."""
+
+# Read from os.environ where they are used, not into Settings: firebase-admin and
+# google-cloud-firestore read these same variables from the process environment themselves,
+# so the process environment must stay the one truth for them.
+FIREBASE_AUTH_EMULATOR_HOST = Setting(
+    ("FIREBASE_AUTH_EMULATOR_HOST",), None, host_port, development=True,
+    doc="Development and tests only: host:port of the Firebase Auth emulator, used instead of Google "
+    "(no API key or service account is needed then).",
 )
+FIRESTORE_EMULATOR_HOST = Setting(
+    ("FIRESTORE_EMULATOR_HOST",), None, host_port, development=True,
+    doc="Development and tests only: host:port of the Firestore emulator, used instead of Google "
+    "(no service account is needed then).",
+)
+
+SETTINGS: tuple[Setting, ...] = (*FIELDS.values(), FIREBASE_AUTH_EMULATOR_HOST, FIRESTORE_EMULATOR_HOST)
+"""Every environment variable the app reads, in the README table's order."""
+
+
+def readme_table() -> str:
+    """The README's settings table, in Markdown."""
+    rows = [declaration.readme_row() for declaration in SETTINGS]
+    return "\n".join(["| variable | default | what it does |", "|---|---|---|", *rows])
+
+
+if __name__ == "__main__":
+    print(readme_table())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -251,4 +252,4 @@ def test_service_account_json_in_the_environment_is_used_and_checked(monkeypatch
     assert FirestoreStore.from_settings(good)._credential.project_id == PROJECT_ID
     for bad, says in (("{not json", "is not JSON"), ('{"type": "user"}', "does not hold a service-account key")):
         with pytest.raises(SettingsError, match=f"FIREBASE_SERVICE_ACCOUNT_JSON {says}"):
-            FirebaseIdentity.from_settings(good.replace(firebase_service_account_json=bad))
+            FirebaseIdentity.from_settings(replace(good, firebase_service_account_json=bad))

@@ -116,14 +116,12 @@ def load(path: Path) -> dict:
     return doc
 
 
-def app_setting_names() -> set[str]:
-    """Every environment variable the app documents (quart_chat.settings.DOCUMENTED)."""
-    from quart_chat.settings import DOCUMENTED
+def app_setting_names(production: bool = False) -> set[str]:
+    """Every environment variable the app declares (quart_chat.settings.SETTINGS); with
+    ``production``, without those for development and tests only."""
+    from quart_chat.settings import SETTINGS
 
-    names = set()
-    for label, _, _ in DOCUMENTED:
-        names.update(part.strip() for part in label.split("/"))
-    return names
+    return {name for s in SETTINGS if not (production and s.development) for name in s.env}
 
 
 # --- .ebextensions -----------------------------------------------------------------------
@@ -158,7 +156,8 @@ def test_the_environment_is_a_websocket_ready_application_load_balancer() -> Non
 
 def test_every_app_setting_is_documented_for_operators() -> None:
     text = (EBEXTENSIONS / "02-environment.config").read_text()
-    undocumented = sorted(name for name in app_setting_names() if not re.search(rf"\b{name}\b", text))
+    names = app_setting_names(production=True)
+    undocumented = sorted(name for name in names if not re.search(rf"\b{name}\b", text))
     assert not undocumented, f"add these to .ebextensions/02-environment.config: {undocumented}"
 
 

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import re
+from dataclasses import replace
 
 from quart import Quart
 from quart.testing import QuartClient
@@ -54,7 +55,7 @@ async def test_allowed_origins_setting_lets_a_named_origin_in(settings, tmp_path
     from quart_chat.app import create_app
     from tests.conftest import make_client
 
-    app = create_app(settings.replace(allowed_origins=("https://chat.example.com",)))
+    app = create_app(replace(settings, allowed_origins=("https://chat.example.com",)))
     async with app.test_app():
         user = await User(make_client(app), "ada@example.com").sign_up()
         async with user.socket(origin="https://chat.example.com") as ws:
@@ -122,7 +123,7 @@ async def test_rate_limit_refuses_the_excess_with_a_clear_error(app: Quart, sett
     from quart_chat.app import create_app
     from tests.conftest import make_client
 
-    limited = create_app(settings.replace(rate_limit_burst=2, rate_limit_per_minute=1))
+    limited = create_app(replace(settings, rate_limit_burst=2, rate_limit_per_minute=1))
     async with limited.test_app():
         user = await User(make_client(limited), "ada@example.com").sign_up()
         async with user.socket() as ws:
@@ -211,7 +212,7 @@ async def test_a_page_far_behind_gets_the_latest_page_instead_of_everything(sett
     from quart_chat.app import create_app
     from tests.conftest import make_client
 
-    app = create_app(settings.replace(catchup_limit=5, history_page_size=3))
+    app = create_app(replace(settings, catchup_limit=5, history_page_size=3))
     async with app.test_app():
         store = app_services_of(app).store
         first = await store.add("general", "u", "x", "old")

@@ -1,6 +1,7 @@
 """Every page and form, through Quart's test client: the contracts in design.md."""
 
 import re
+from dataclasses import replace
 
 from quart import Quart
 from quart.testing import QuartClient
@@ -41,7 +42,7 @@ async def test_session_cookie_is_httponly_and_samesite(client: QuartClient) -> N
 async def test_secure_cookies_when_configured(settings, tmp_path) -> None:
     from quart_chat.app import create_app
 
-    app = create_app(settings.replace(secure_cookies=True))
+    app = create_app(replace(settings, secure_cookies=True))
     async with app.test_app():
         response = await app.test_client().get("/login")
     assert "Secure" in response.headers["Set-Cookie"]

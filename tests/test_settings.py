@@ -2,7 +2,21 @@ from pathlib import Path
 
 import pytest
 
-from quart_chat.settings import Settings, SettingsError
+from quart_chat.settings import (
+    FIELDS,
+    FIREBASE_AUTH_EMULATOR_HOST,
+    FIRESTORE_EMULATOR_HOST,
+    SETTINGS,
+    Bounded,
+    OneOf,
+    Setting,
+    Settings,
+    SettingsError,
+    flag,
+    origins,
+    path,
+    text,
+)
 
 
 def test_defaults_need_nothing_configured() -> None:
@@ -47,3 +61,89 @@ def test_beanstalk_port_is_honoured_unless_chat_port_is_set() -> None:
 def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         Settings.from_env(env)
+
+
+# --- every declaration is read -------------------------------------------------------------
+
+DECLARED = [(name, declaration, var) for name, declaration in FIELDS.items() for var in declaration.env]
+
+
+def example(declaration: Setting) -> tuple[str, object]:
+    """A valid value that is not the default: (raw, parsed)."""
+    parse = declaration.parse
+    if isinstance(parse, Bounded):
+        return str(parse.high), parse.kind(parse.high)
+    if isinstance(parse, OneOf):
+        choice = next(c for c in parse.choices if c != declaration.default)
+        return choice.upper(), choice
+    if parse is flag:
+        return "yes", True
+    if parse is origins:
+        return " https://a.example/ ,https://b.example", ("https://a.example", "https://b.example")
+    if parse is path:
+        return "/srv/somewhere", Path("/srv/somewhere")
+    assert parse is text, f"no example for {declaration.label}"
+    return "some-value", "some-value"
+
+
+@pytest.mark.parametrize(("field", "declaration", "var"), DECLARED, ids=[f"{v}" for _, _, v in DECLARED])
+def test_every_variable_reaches_its_field(field: str, declaration: Setting, var: str) -> None:
+    raw, value = example(declaration)
+    assert value != declaration.default
+    assert getattr(Settings.from_env({var: raw}), field) == value
+    assert getattr(Settings.from_env({var: ""}), field) == declaration.default  # empty is unset
+
+
+def bad_values(declaration: Setting) -> list[str]:
+    parse = declaration.parse
+    if isinstance(parse, Bounded):
+        return ["x", str(parse.high + 1), str(parse.low - 1)]
+    if isinstance(parse, OneOf):
+        return ["neither"]
+    if parse is flag:
+        return ["maybe"]
+    return []
+
+
+CHECKED = [(d, var, bad) for d in FIELDS.values() for var in d.env for bad in bad_values(d)]
+
+
+@pytest.mark.parametrize(("declaration", "var", "bad"), CHECKED, ids=[f"{v}={b}" for _, v, b in CHECKED])
+def test_every_bad_value_names_its_variable(declaration: Setting, var: str, bad: str) -> None:
+    with pytest.raises(SettingsError, match=rf"^{var} must be "):
+        Settings.from_env({var: bad})
+
+
+def test_messages_keep_their_wording() -> None:
+    cases = {
+        "CHAT_WORKERS": ("99", "CHAT_WORKERS must be between 1 and 64, not 99."),
+        "CHAT_PORT": ("eighty", "CHAT_PORT must be a whole number, not 'eighty'."),
+        "CHAT_HEARTBEAT_INTERVAL": ("60", "CHAT_HEARTBEAT_INTERVAL must be between 0.1 and 10, not 60.0."),
+        "CHAT_GRACEFUL_TIMEOUT": ("soon", "CHAT_GRACEFUL_TIMEOUT must be a number, not 'soon'."),
+        "CHAT_HUB": ("kafka", "CHAT_HUB must be one of memory, redis, not 'kafka'."),
+        "CHAT_LOG_JSON": ("maybe", "CHAT_LOG_JSON must be true or false, not 'maybe'."),
+    }
+    for var, (raw, message) in cases.items():
+        with pytest.raises(SettingsError) as raised:
+            Settings.from_env({var: raw})
+        assert str(raised.value) == message
+
+
+def test_firebase_project_falls_back_to_google_cloud_project() -> None:
+    both = {"FIREBASE_PROJECT_ID": "chat-one", "GOOGLE_CLOUD_PROJECT": "chat-two"}
+    assert Settings.from_env(both).firebase_project_id == "chat-one"
+    assert Settings.from_env({"GOOGLE_CLOUD_PROJECT": "chat-two"}).firebase_project_id == "chat-two"
+
+
+@pytest.mark.parametrize("declaration", [FIREBASE_AUTH_EMULATOR_HOST, FIRESTORE_EMULATOR_HOST], ids=lambda d: d.label)
+def test_emulator_hosts_are_read_from_the_environment_given(declaration: Setting) -> None:
+    (var,) = declaration.env
+    assert declaration.read({var: " 127.0.0.1:9099 "}) == "127.0.0.1:9099"
+    assert declaration.read({var: " "}) is None
+    assert declaration.read({}) is None
+    assert declaration.development and declaration in SETTINGS
+
+
+def test_every_variable_is_declared_once() -> None:
+    names = [var for declaration in SETTINGS for var in declaration.env]
+    assert len(names) == len(set(names))
