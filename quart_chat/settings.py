@@ -148,10 +148,14 @@ def setting[T](
     doc: str,
     parse: Parser = text,
     shown: str | None = None,
+    secret: bool = False,
 ) -> T:
-    """A :class:`Settings` field that carries its declaration (typed as its value, like ``field()``)."""
+    """A :class:`Settings` field that carries its declaration (typed as its value, like ``field()``).
+
+    A ``secret`` one is left out of ``repr(settings)``, so a logged or printed Settings never shows it.
+    """
     declaration = Setting(env, default, parse, doc, shown)
-    return field(default=default, metadata={"setting": declaration})
+    return field(default=default, metadata={"setting": declaration}, repr=not secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +168,7 @@ class Settings:
         doc="Address Hypercorn binds to (0.0.0.0 to reach it from other devices).")
     port: int = setting("CHAT_PORT", "PORT", default=8000, parse=whole(1, 65535),
         doc="Port to serve on; Beanstalk's PORT is honoured when CHAT_PORT is unset.")
-    secret_key: str | None = setting("CHAT_SECRET_KEY", default=None, shown="generated",
+    secret_key: str | None = setting("CHAT_SECRET_KEY", default=None, shown="generated", secret=True,
         doc="Signs session cookies; unset: generated once into DATA_DIR/secret_key (0600).")
     auth: str = setting("CHAT_AUTH", default="local", parse=OneOf(("local", "firebase")),
         doc="Identity provider: local (argon2id in SQLite) or firebase.")
@@ -218,7 +222,7 @@ class Settings:
         doc="Firebase/Google Cloud project id; GOOGLE_CLOUD_PROJECT is used when FIREBASE_PROJECT_ID is unset.")
     google_application_credentials: str | None = setting("GOOGLE_APPLICATION_CREDENTIALS", default=None,
         doc="Path to the service-account JSON for firebase-admin.")
-    firebase_service_account_json: str | None = setting("FIREBASE_SERVICE_ACCOUNT_JSON", default=None,
+    firebase_service_account_json: str | None = setting("FIREBASE_SERVICE_ACCOUNT_JSON", default=None, secret=True,
         doc="The service-account JSON itself (a Beanstalk secret); wins over the path.")
 
     @classmethod

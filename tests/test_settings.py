@@ -147,3 +147,11 @@ def test_emulator_hosts_are_read_from_the_environment_given(declaration: Setting
 def test_every_variable_is_declared_once() -> None:
     names = [var for declaration in SETTINGS for var in declaration.env]
     assert len(names) == len(set(names))
+
+
+def test_secrets_stay_out_of_the_settings_repr() -> None:
+    env = {"CHAT_SECRET_KEY": "k" * 40, "FIREBASE_SERVICE_ACCOUNT_JSON": '{"private_key": "pk"}'}
+    settings = Settings.from_env(env)
+    assert settings.secret_key == "k" * 40
+    assert "k" * 40 not in repr(settings) and "private_key" not in repr(settings)
+    assert "data_dir=" in repr(settings)
