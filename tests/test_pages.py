@@ -1,4 +1,4 @@
-"""Every page and form, through Quart's test client: the contracts in design.md."""
+"""Every page and form, through Quart's test client: the URLs, fields, redirects and statuses others rely on."""
 
 import re
 
