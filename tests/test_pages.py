@@ -110,6 +110,16 @@ async def test_forged_session_cookie_is_not_a_user(app: Quart) -> None:
     assert response.status_code == 303 and response.location.startswith("/login")
 
 
+async def test_visitors_are_sent_to_log_in_and_back_to_the_room(client: QuartClient) -> None:
+    for method, path in (
+        ("GET", "/rooms/general"),
+        ("GET", "/rooms/general/history?before=garbage"),
+        ("POST", "/rooms/general/messages"),
+    ):
+        response = await client.open(path, method=method)
+        assert response.status_code == 303 and response.location == "/login?next=/rooms/general"
+
+
 async def test_room_names_outside_the_pattern_are_404(ada: User) -> None:
     for bad in ("General", "a_b", "x" * 33, "%2e%2e"):
         assert (await ada.client.get(f"/rooms/{bad}")).status_code == 404
