@@ -7,6 +7,8 @@ needs none of their packages.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from quart_chat.auth import IdentityProvider
@@ -68,23 +70,24 @@ FIREBASE_EXTRA = "{choice} needs the firebase extra: pip install 'quart-chat[fir
 REDIS_EXTRA = "{choice} needs the redis extra: pip install 'quart-chat[redis]'."
 
 
-def _missing_extra(exc: ImportError, choice: str, message: str = FIREBASE_EXTRA) -> SettingsError:
-    """An optional package missing (or broken, e.g. urllib3 2 under pyrebase4): say how to install it.
+@contextmanager
+def _extra(choice: str, message: str = FIREBASE_EXTRA) -> Iterator[None]:
+    """Imports of an optional package: missing (or broken, e.g. urllib3 2 under pyrebase4), say how to install it.
 
     An ImportError of our own modules is a bug, not a missing extra, and is raised as it is.
     """
-    if (exc.name or "").split(".")[0] == "quart_chat":
-        raise exc
-    return SettingsError(message.format(choice=choice))
+    try:
+        yield
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] == "quart_chat":
+            raise
+        raise SettingsError(message.format(choice=choice)) from None
 
 
 def build_identity(settings: Settings) -> IdentityProvider:
     if settings.auth == "firebase":
-        try:
+        with _extra("CHAT_AUTH=firebase"):
             from quart_chat.auth.firebase import FirebaseIdentity
-        except ImportError as exc:
-            raise _missing_extra(exc, "CHAT_AUTH=firebase") from None
-
         return FirebaseIdentity.from_settings(settings)
     from quart_chat.auth.local import LocalIdentity
 
@@ -93,11 +96,8 @@ def build_identity(settings: Settings) -> IdentityProvider:
 
 def build_store(settings: Settings) -> MessageStore:
     if settings.store == "firestore":
-        try:
+        with _extra("CHAT_STORE=firestore"):
             from quart_chat.store.firestore import FirestoreStore
-        except ImportError as exc:
-            raise _missing_extra(exc, "CHAT_STORE=firestore") from None
-
         return FirestoreStore.from_settings(settings)
     from quart_chat.store.sqlite import SqliteStore
 
@@ -106,11 +106,8 @@ def build_store(settings: Settings) -> MessageStore:
 
 def build_hub(settings: Settings) -> Hub:
     if settings.hub == "redis":
-        try:
+        with _extra("CHAT_HUB=redis", REDIS_EXTRA):
             from quart_chat.hub.redis import RedisHub
-        except ImportError as exc:
-            raise _missing_extra(exc, "CHAT_HUB=redis", REDIS_EXTRA) from None
-
         return RedisHub(settings.redis_url, queue_size=settings.queue_size)
     from quart_chat.hub.memory import MemoryHub
 

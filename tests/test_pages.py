@@ -1,4 +1,4 @@
-"""Every page and form, through Quart's test client: the contracts in design.md."""
+"""Every page and form, through Quart's test client: the URLs, fields, redirects and statuses others rely on."""
 
 import re
 from dataclasses import replace
@@ -109,6 +109,16 @@ async def test_forged_session_cookie_is_not_a_user(app: Quart) -> None:
     client.set_cookie("localhost", "quart_chat_session", "eyJ0b2siOiJhYmMifQ.forged.signature")
     response = await client.get("/rooms/general")
     assert response.status_code == 303 and response.location.startswith("/login")
+
+
+async def test_visitors_are_sent_to_log_in_and_back_to_the_room(client: QuartClient) -> None:
+    for method, path in (
+        ("GET", "/rooms/general"),
+        ("GET", "/rooms/general/history?before=garbage"),
+        ("POST", "/rooms/general/messages"),
+    ):
+        response = await client.open(path, method=method)
+        assert response.status_code == 303 and response.location == "/login?next=/rooms/general"
 
 
 async def test_room_names_outside_the_pattern_are_404(ada: User) -> None:

@@ -11,61 +11,56 @@ from typing import Protocol
 
 from quart_chat.models import Identity
 
+MIN_PASSWORD_LENGTH = 6
+
 
 class AuthError(Exception):
-    """A sign-up or sign-in the user can fix; ``message`` is safe to show."""
+    """A sign-up or sign-in the user can fix: ``message`` is safe to show, ``field`` is the input to fix.
+
+    Each kind is a subclass that sets its HTTP ``status``, ``message`` and ``field``.
+    """
 
     status = 400
+    message = "That did not work. Please try again."
+    field: str | None = None
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+    def __init__(self, message: str | None = None) -> None:
+        if message is not None:
+            self.message = message
+        super().__init__(self.message)
 
 
 class EmailTaken(AuthError):
     status = 409
-
-    def __init__(self) -> None:
-        super().__init__("That email is already registered. Log in instead?", field="email")
+    message = "That email is already registered. Log in instead?"
+    field = "email"
 
 
 class InvalidCredentials(AuthError):
     status = 401
-
-    def __init__(self) -> None:
-        # One message for unknown email and wrong password: never say which.
-        super().__init__("Wrong email or password.")
+    message = "Wrong email or password."  # one message for unknown email and wrong password: never say which
 
 
 class WeakPassword(AuthError):
-    status = 400
+    field = "password"
 
-    def __init__(self, minimum: int = 6) -> None:
-        super().__init__(
-            f"Choose a password of at least {minimum} characters.", field="password"
-        )
+    def __init__(self, minimum: int = MIN_PASSWORD_LENGTH) -> None:
+        super().__init__(f"Choose a password of at least {minimum} characters.")
 
 
 class TooManyAttempts(AuthError):
     status = 429
-
-    def __init__(self) -> None:
-        super().__init__("Too many attempts. Wait a minute and try again.")
+    message = "Too many attempts. Wait a minute and try again."
 
 
 class AccountDisabled(AuthError):
     status = 403
-
-    def __init__(self) -> None:
-        super().__init__("This account has been disabled.")
+    message = "This account has been disabled."
 
 
 class AuthUnavailable(AuthError):
     status = 503
-
-    def __init__(self) -> None:
-        super().__init__("Sign-in is unavailable right now. Please try again shortly.")
+    message = "Sign-in is unavailable right now. Please try again shortly."
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,5 +94,3 @@ class IdentityProvider(Protocol):
         """End the session the token stands for (and, where possible, all of the user's)."""
         ...
 
-
-MIN_PASSWORD_LENGTH = 6

@@ -50,10 +50,8 @@ WHAT = "Firebase sign-in (CHAT_AUTH=firebase)"
 
 
 class InvalidEmail(AuthError):
-    status = 400
-
-    def __init__(self) -> None:
-        super().__init__("Enter a valid email address.", field="email")
+    message = "Enter a valid email address."
+    field = "email"
 
 
 def _rest_error_code(exc: requests.HTTPError) -> str:

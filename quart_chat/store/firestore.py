@@ -186,27 +186,26 @@ class FirestoreStore:
         return {"created_at": created_at, "__name__": message_id}
 
     async def latest(self, room: str, limit: int) -> list[Message]:
-        if limit <= 0:
-            return []
-        rows = await self._query(room, self._ordered(room, Query.DESCENDING).limit(limit), "read messages")
-        rows.reverse()
-        return rows
+        return await self._page(room, None, limit, Query.DESCENDING, "read messages")
 
     async def before(self, room: str, cursor: str, limit: int) -> list[Message]:
-        start = self._cursor(cursor)
-        if limit <= 0:
-            return []
-        query = self._ordered(room, Query.DESCENDING).start_after(start).limit(limit)
-        rows = await self._query(room, query, "read older messages")
-        rows.reverse()
-        return rows
+        return await self._page(room, cursor, limit, Query.DESCENDING, "read older messages")
 
     async def after(self, room: str, cursor: str, limit: int) -> list[Message]:
-        start = self._cursor(cursor)
+        return await self._page(room, cursor, limit, Query.ASCENDING, "read newer messages")
+
+    async def _page(self, room: str, cursor: str | None, limit: int, direction: str, what: str) -> list[Message]:
+        """Up to ``limit`` rows past ``cursor`` (from the newest without one) in ``direction``, oldest first."""
+        start = None if cursor is None else self._cursor(cursor)  # a bad cursor raises, even for limit 0
         if limit <= 0:
             return []
-        query = self._ordered(room, Query.ASCENDING).start_after(start).limit(limit)
-        return await self._query(room, query, "read newer messages")
+        query = self._ordered(room, direction)
+        if start is not None:
+            query = query.start_after(start)
+        rows = await self._query(room, query.limit(limit), what)
+        if direction == Query.DESCENDING:
+            rows.reverse()
+        return rows
 
     async def ping(self) -> None:
         """One cheap document read: proves the credential, the project and the network."""

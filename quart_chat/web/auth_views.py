@@ -6,6 +6,8 @@ error and a 4xx status, keeping the email but never the password.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from quart import Blueprint, current_app, redirect, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
 
@@ -44,7 +46,16 @@ async def _form(template: str, *, status: int = 200, error: str | None = None, *
     return await render_template(template, error=error, **values), status
 
 
-async def _handle(template: str, action: str) -> ResponseReturnValue:
+async def _account_form(template: str, action: Literal["signup", "login"]) -> ResponseReturnValue:
+    """One view per form, as flaskr's ``register`` and ``login``: GET shows it, POST submits it."""
+    if request.method == "POST":
+        return await _submit(template, action)
+    if await current_identity():
+        return redirect(url_for("chat.index"), 303)
+    return await _form(template, next=request.args.get("next"))
+
+
+async def _submit(template: str, action: Literal["signup", "login"]) -> ResponseReturnValue:
     form = await request.form
     email = form.get("email", "").strip()
     password = form.get("password", "")
@@ -75,28 +86,14 @@ async def _handle(template: str, action: str) -> ResponseReturnValue:
     return redirect(_safe_next(next_url), 303)
 
 
-@bp.get("/signup")
+@bp.route("/signup", methods=["GET", "POST"])
 async def signup_form() -> ResponseReturnValue:
-    if await current_identity():
-        return redirect(url_for("chat.index"), 303)
-    return await _form("auth/signup.html", next=request.args.get("next"))
+    return await _account_form("auth/signup.html", "signup")
 
 
-@bp.post("/signup")
-async def signup() -> ResponseReturnValue:
-    return await _handle("auth/signup.html", "signup")
-
-
-@bp.get("/login")
+@bp.route("/login", methods=["GET", "POST"])
 async def login_form() -> ResponseReturnValue:
-    if await current_identity():
-        return redirect(url_for("chat.index"), 303)
-    return await _form("auth/login.html", next=request.args.get("next"))
-
-
-@bp.post("/login")
-async def login() -> ResponseReturnValue:
-    return await _handle("auth/login.html", "login")
+    return await _account_form("auth/login.html", "login")
 
 
 @bp.post("/logout")

@@ -8,12 +8,12 @@ from quart import Blueprint, Response, abort, current_app, redirect, render_temp
 from quart.typing import ResponseReturnValue
 
 from quart_chat.messaging import send_message
-from quart_chat.models import Identity, Message, parse_cursor
+from quart_chat.models import Message, parse_cursor
 from quart_chat.rendering import ZERO_CURSOR
 from quart_chat.store import StoreError
 from quart_chat.validation import FrameError, clean_text, is_room_name
 from quart_chat.web.context import app_services
-from quart_chat.web.security import csrf_ok, current_identity
+from quart_chat.web.security import csrf_ok, current_identity, current_user, login_required
 
 bp = Blueprint("chat", __name__)
 
@@ -34,25 +34,14 @@ async def go_to_room() -> ResponseReturnValue:
     return redirect(url_for("chat.room", room=name), 303)
 
 
-def _cursor_arg(name: str) -> str | None:
-    value = request.args.get(name)
-    if value is None:
-        return None
+def _cursor_arg(name: str) -> str:
+    """A message cursor from the query string: 400 when it is missing or malformed."""
+    value = request.args.get(name, "")
     try:
         parse_cursor(value)
     except ValueError:
         abort(400)
     return value
-
-
-async def _viewer(room: str) -> Identity | Response:
-    """Who is looking at ``room``: 404 for a bad name, a redirect to log in for nobody."""
-    if not is_room_name(room):
-        abort(404)
-    me = await current_identity()
-    if me is None:
-        return redirect(url_for("auth.login_form", next=f"/rooms/{room}"), 303)
-    return me
 
 
 async def _error(title: str, message: str, status: int) -> ResponseReturnValue:
@@ -67,11 +56,9 @@ def _one_page(messages: list[Message], page: int) -> tuple[list[Message], bool]:
 HISTORY_UNAVAILABLE = ("Unavailable", "Chat history is unavailable right now.", 503)
 
 
-@bp.get("/rooms/<room>")
+@bp.get("/rooms/<room:room>")
+@login_required
 async def room(room: str) -> ResponseReturnValue:
-    me = await _viewer(room)
-    if not isinstance(me, Identity):
-        return me
     services = app_services()
     page = services.settings.history_page_size
     try:
@@ -82,7 +69,7 @@ async def room(room: str) -> ResponseReturnValue:
     return await render_template(
         "chat/room.html",
         room=room,
-        me=me,
+        me=current_user(),
         messages=messages,
         has_older=has_older,
         # A relative path: htmx makes it ws:// or wss:// from the page's own scheme and host.
@@ -91,15 +78,11 @@ async def room(room: str) -> ResponseReturnValue:
     )
 
 
-@bp.get("/rooms/<room>/history")
+@bp.get("/rooms/<room:room>/history")
+@login_required
 async def history(room: str) -> ResponseReturnValue:
     """Older messages before a cursor: a fragment for htmx, a full page without it."""
-    me = await _viewer(room)
-    if not isinstance(me, Identity):
-        return me
     before = _cursor_arg("before")
-    if before is None:
-        abort(400)
     services = app_services()
     page = services.settings.history_page_size
     try:
@@ -107,7 +90,7 @@ async def history(room: str) -> ResponseReturnValue:
     except StoreError:
         return await _error(*HISTORY_UNAVAILABLE)
     template = "chat/_history.html" if request.headers.get("HX-Request") else "chat/history_page.html"
-    return await render_template(template, room=room, me=me, messages=messages, has_older=has_older)
+    return await render_template(template, room=room, me=current_user(), messages=messages, has_older=has_older)
 
 
 @bp.get("/me.css")
@@ -127,12 +110,10 @@ async def my_style() -> ResponseReturnValue:
     return response
 
 
-@bp.post("/rooms/<room>/messages")
+@bp.post("/rooms/<room:room>/messages")
+@login_required
 async def post_message(room: str) -> ResponseReturnValue:
     """The composer without JavaScript: a plain POST, then back to the room (303)."""
-    me = await _viewer(room)
-    if not isinstance(me, Identity):
-        return me
     services = app_services()
     form = await request.form
     if not csrf_ok(form.get("csrf_token")):
@@ -143,7 +124,7 @@ async def post_message(room: str) -> ResponseReturnValue:
         return await _error("Not sent", exc.message, 400)
     if text:
         try:
-            await send_message(services, room, me, text)
+            await send_message(services, room, current_user(), text)
         except StoreError:
             return await _error("Not sent", "The message could not be saved. Try again.", 503)
     return redirect(url_for("chat.room", room=room), 303)

@@ -1,15 +1,20 @@
-"""Security by default: CSRF tokens, response headers, Origin checks, the signed-in identity.
+"""Security by default: CSRF tokens, response headers, Origin checks, the signed-in user.
 
-Kept apart from the views so every blueprint gets the same rules.
+Kept apart from the views so every blueprint gets the same rules. As in Flask's
+tutorial (flaskr), a page for signed-in people is marked ``@login_required`` and
+reads who is looking from ``g.user`` (typed: :func:`current_user`).
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
+from functools import wraps
 from urllib.parse import urlsplit
 
-from quart import Quart, Response, current_app, g, has_websocket_context, session
+from quart import Quart, Response, current_app, g, has_websocket_context, redirect, request, session, url_for
+from quart.typing import ResponseReturnValue
 from quart.wrappers import BaseRequestWebsocket
 
 from quart_chat.auth import AuthUnavailable
@@ -85,14 +90,14 @@ def origin_allowed(req: BaseRequestWebsocket, allowed: tuple[str, ...]) -> bool:
 
 
 async def current_identity(*, check_revoked: bool = False) -> Identity | None:
-    """Who the session cookie says this is, verified with the identity provider (cached per request).
+    """Who the session cookie says this is, verified with the identity provider (once per request, in ``g.user``).
 
     Pages always ask about revocation, so a revoked or disabled Firebase user is signed out on
     their next page as a local one is (else "Log in again" would lead straight back to the chat);
     if the provider cannot be asked, the cookie alone decides. A socket asks when told to.
     """
-    if "identity" in g and not check_revoked:
-        return g.identity
+    if "user" in g and not check_revoked:
+        return g.user
     token = session.get(TOKEN_KEY)
     identity = None
     if isinstance(token, str) and token:
@@ -107,8 +112,37 @@ async def current_identity(*, check_revoked: bool = False) -> Identity | None:
                 identity = await provider.verify(token)
         if identity is None and not has_websocket_context():
             session.pop(TOKEN_KEY, None)
-    g.identity = identity
+    g.user = identity
     return identity
+
+
+type View = Callable[..., Awaitable[ResponseReturnValue]]
+
+
+def login_required(view: View) -> View:
+    """A page for signed-in people: load the user into ``g.user``, or send a visitor to log in (303).
+
+    A visitor comes back to the room they asked for (a room's history fragment or form
+    post is not a page to come back to), to the path itself elsewhere.
+    """
+
+    @wraps(view)
+    async def signed_in_view(*args: object, **kwargs: object) -> ResponseReturnValue:
+        if await current_identity() is None:
+            room = (request.view_args or {}).get("room")
+            back = url_for("chat.room", room=room) if room else request.path
+            return redirect(url_for("auth.login_form", next=back), 303)
+        return await view(*args, **kwargs)
+
+    return signed_in_view
+
+
+def current_user() -> Identity:
+    """The signed-in user of a ``@login_required`` view."""
+    user = g.get("user")
+    if not isinstance(user, Identity):
+        raise RuntimeError("current_user() is for views marked @login_required")
+    return user
 
 
 def install(app: Quart) -> None:
