@@ -81,7 +81,8 @@ class TimedStore:
         message = await self._timed(
             "add", self.inner.add(room, author_uid, author_name, text, message_id=message_id)
         )
-        self.metrics.messages_stored.inc()
+        if not message.replayed:  # a re-sent frame is not stored again
+            self.metrics.messages_stored.inc()
         return message
 
     async def latest(self, room: str, limit: int) -> list[Message]:

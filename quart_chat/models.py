@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 
@@ -16,6 +16,9 @@ class Message:
     author_name: str
     text: str
     created_at: datetime  # server time, timezone-aware UTC
+    # Set by ``store.add`` alone: True when the add found its ``message_id`` already stored (a
+    # re-sent frame), so the caller does not broadcast it again. Not stored and not compared.
+    replayed: bool = field(default=False, compare=False, repr=False)
 
     @property
     def cursor(self) -> str:

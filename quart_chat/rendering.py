@@ -5,29 +5,29 @@ each says where it goes. Rows are upserted by id and kept sorted by their
 ``data-key`` (the store's cursor), which makes a resent row harmless: it
 replaces itself instead of appearing twice, and order is the store's order on
 every page whatever order frames arrive in.
+
+A :class:`Renderer` needs a Jinja environment and nothing else: no running app, no request.
+What a partial used to take from the request (``url_for``, ``csrf_token``) is passed in, so
+the whole message path (validate, store, render, publish) runs, and is tested, without Quart.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import escape
-from quart import current_app, render_template
 
 from quart_chat.models import Message, make_cursor
 
 ZERO_CURSOR = make_cursor(datetime(1970, 1, 1, tzinfo=UTC), "0")
 
 
-async def render_row(message: Message) -> str:
-    """One message row; the same partial serves history and live rows.
-
-    Rendered straight from the template (no request context processors): it is on the hot path
-    and needs nothing but the message.
-    """
-    template = current_app.jinja_env.get_template("chat/_message.html")
-    return await template.render_async(m=message)
+def new_client_id() -> str:
+    """A fresh one-time id for a rendered composer (see ``validation.CLIENT_ID``)."""
+    return secrets.token_urlsafe(16)
 
 
 def rows_partial(rows: Iterable[str]) -> str:
@@ -38,22 +38,44 @@ def partial(target: str, html: str, swap: str = "outerHTML") -> str:
     return f'<hx-partial hx-target="{escape(target)}" hx-swap="{escape(swap)}">{html}</hx-partial>'
 
 
-async def status_partial(state: str, reason: str = "", login_href: str | None = None) -> str:
-    html = await render_template("chat/_status.html", state=state, reason=reason, login_href=login_href)
-    return partial("#live-status", html)
+def package_environment() -> Environment:
+    """The package's templates, escaped as Quart escapes them (.html): the same rows as the pages."""
+    return Environment(loader=PackageLoader("quart_chat"), autoescape=select_autoescape())
 
 
-async def composer_partial(room: str, max_chars: int) -> str:
-    html = await render_template("chat/_composer.html", room=room, max_chars=max_chars)
-    return partial("#composer", html)
+class Renderer:
+    """The live partials, rendered synchronously from a template environment.
 
+    Synchronous on purpose: the partials are small, do no I/O, and the sans-I/O live core
+    (``live_protocol``) calls them without an event loop.
+    """
 
-async def composer_error_partial(error: str) -> str:
-    return partial("#composer-error", await render_template("chat/_composer_error.html", error=error))
+    def __init__(self, env: Environment | None = None) -> None:
+        self.env = env or package_environment()
 
+    def _render(self, name: str, **values: object) -> str:
+        return self.env.get_template(name).render(**values)
 
-async def reset_partials(room: str, messages: list[Message], has_older: bool) -> str:
-    """Replace the whole message list: used when a reconnecting page is too far behind."""
-    rows = "".join([await render_row(m) for m in messages])
-    older = await render_template("chat/_older.html", room=room, messages=messages, has_older=has_older)
-    return partial("#messages", rows, "innerHTML") + partial("#older", older)
+    def row(self, message: Message) -> str:
+        """One message row; the same partial serves history and live rows."""
+        return self._render("chat/_message.html", m=message)
+
+    def status(self, state: str, reason: str = "", login_href: str | None = None) -> str:
+        html = self._render("chat/_status.html", state=state, reason=reason, login_href=login_href)
+        return partial("#live-status", html)
+
+    def composer(self, room: str, max_chars: int, *, action: str, csrf: str, client_id: str) -> str:
+        """An empty composer with a fresh one-time ``client_id`` (a re-sent frame lands once)."""
+        html = self._render(
+            "chat/_composer.html", room=room, max_chars=max_chars, action=action, csrf=csrf, client_id=client_id
+        )
+        return partial("#composer", html)
+
+    def composer_error(self, error: str) -> str:
+        return partial("#composer-error", self._render("chat/_composer_error.html", error=error))
+
+    def reset(self, room: str, messages: list[Message], has_older: bool) -> str:
+        """Replace the whole message list: used when a reconnecting page is too far behind."""
+        rows = "".join(self.row(m) for m in messages)
+        older = self._render("chat/_older.html", room=room, messages=messages, has_older=has_older)
+        return partial("#messages", rows, "innerHTML") + partial("#older", older)

@@ -6,15 +6,16 @@ needs none of their packages.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from quart_chat.auth import IdentityProvider
 from quart_chat.close_codes import Close
+from quart_chat.connections import Connections
 from quart_chat.hub import Hub
 from quart_chat.metrics import Metrics, TimedStore
+from quart_chat.rendering import Renderer
 from quart_chat.settings import Settings, SettingsError
 from quart_chat.store import MessageStore
 
@@ -26,7 +27,9 @@ class Services:
     store: MessageStore
     hub: Hub
     metrics: Metrics = field(default_factory=Metrics)
-    connections: set = field(default_factory=set)
+    # The live partials need the package's templates, not the app: the message path runs without one.
+    renderer: Renderer = field(default_factory=Renderer)
+    connections: Connections = field(default_factory=Connections)
     is_open: bool = False
 
     def __post_init__(self) -> None:
@@ -47,11 +50,8 @@ class Services:
 
     async def drain(self, timeout: float) -> None:
         """Close every live socket with 1012 so browsers reconnect elsewhere; wait for them."""
-        self.hub.close_all(Close.SERVICE_RESTART, "server restart")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.connections and loop.time() < deadline:  # noqa: ASYNC110 (bounded poll at shutdown)
-            await asyncio.sleep(0.05)
+        self.connections.close_all(Close.SERVICE_RESTART, "server restart")
+        await self.connections.wait_empty(timeout)
 
     async def close(self) -> None:
         if not self.is_open:

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 
 ROOM_NAME = re.compile(r"[a-z0-9-]{1,32}")
+# The composer's one-time id (``rendering.new_client_id``: 16 random bytes, URL-safe base64).
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def is_room_name(name: str) -> bool:
@@ -24,10 +26,13 @@ class FrameError(ValueError):
 @dataclass(frozen=True, slots=True)
 class ChatFrame:
     text: str  # stripped; may be empty (an empty send is ignored, not an error)
+    client_id: str | None = None  # the composer's one-time id; None from a client that sends none
 
 
-def parse_frame(raw: str | bytes, max_chars: int) -> ChatFrame:
+def parse_frame(raw: str | bytes, max_chars: int, max_bytes: int | None = None) -> ChatFrame:
     """Parse an hx-ws:send frame: htmx 4 ``{"message": .., "headers": {..}}`` or htmx 2 ``HEADERS``."""
+    if max_bytes is not None and len(raw.encode() if isinstance(raw, str) else raw) > max_bytes:
+        raise FrameError(f"Message too long: the limit is {max_chars} characters.")
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
@@ -44,7 +49,16 @@ def parse_frame(raw: str | bytes, max_chars: int) -> ChatFrame:
         raise FrameError("That message could not be read (more than one message field).")
     if not isinstance(text, str):
         raise FrameError("That message could not be read (the message is not text).")
-    return ChatFrame(clean_text(text, max_chars))
+    return ChatFrame(clean_text(text, max_chars), clean_client_id(data.get("client_id")))
+
+
+def clean_client_id(value: object) -> str | None:
+    """The composer's one-time id, if it sent one; anything not shaped like one is refused."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or CLIENT_ID.fullmatch(value) is None:
+        raise FrameError("That message could not be read (a bad form id). Reload the page.")
+    return value
 
 
 def clean_text(text: str, max_chars: int) -> str:

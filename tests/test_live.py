@@ -247,3 +247,45 @@ async def test_drain_closes_sockets_with_1012_for_a_restart(app: Quart, ada: Use
         except Closed as closed:
             assert closed.code == 1012
     assert "Reconnecting" in "".join(frames)
+
+
+CLIENT_ID = re.compile(r'name="client_id" value="([^"]+)"')
+
+
+def send_once(text: str, client_id: str) -> str:
+    """A frame as the composer sends it: the text and the composer's one-time id."""
+    return json.dumps({"message": text, "client_id": client_id, "headers": {"HX-Request": "true"}})
+
+
+async def test_a_frame_sent_again_lands_once_on_one_socket_or_after_a_reconnect(
+    app: Quart, ada: User, bob: User
+) -> None:
+    client_id = CLIENT_ID.search(await ada.room_page()).group(1)
+    frame = send_once("only once", client_id)
+    async with bob.socket() as b:
+        await b.receive_within()
+        async with ada.socket() as a:
+            await a.receive_within()
+            await a.send(frame)
+            await a.send(frame)  # htmx re-sends a frame it was not sure went out
+            got_a = "".join(await frames_until(a, lambda s: s.count('id="composer"') == 2))
+        async with ada.socket() as a:  # the reconnect htmx makes, sending the same frame again
+            await a.receive_within()
+            await a.send(frame)
+            got_a += "".join(await frames_until(a, lambda s: 'id="composer"' in s))
+            await a.send(send("marker"))
+            got_b = "".join(await frames_until(b, lambda s: "marker" in s))
+    assert texts(got_b) == ["only once", "marker"]  # delivered once
+    stored = await app_services_of(app).store.latest("general", 10)
+    assert [m.text for m in stored] == ["only once", "marker"]  # stored once
+    fresh = CLIENT_ID.findall(got_a)  # the sender still gets a new composer each time, each with a new id
+    assert len(fresh) == 3 and len({client_id, *fresh}) == 4
+
+
+async def test_a_bad_client_id_is_refused_and_nothing_is_stored(app: Quart, ada: User) -> None:
+    async with ada.socket() as a:
+        await a.receive_within()
+        await a.send(send_once("sneaky", "../../not an id"))
+        frame = "".join(await frames_until(a, lambda s: 'id="composer-error"' in s))
+    assert "could not be read" in frame
+    assert await app_services_of(app).store.latest("general", 10) == []

@@ -27,7 +27,7 @@ class MessageStore(Protocol):
         """Store a message with a server timestamp and return it as stored.
 
         ``message_id``, when given, makes a retried add land once: adding the
-        same id again returns the stored message unchanged.
+        same id again returns the stored message unchanged, marked ``replayed``.
         """
         ...
 

@@ -22,7 +22,7 @@ in :meth:`open` (on the serving loop) and closed in :meth:`close`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import hashlib
 import re
 import uuid
@@ -158,14 +158,16 @@ class FirestoreStore:
             "text": text,
             "created_at": SERVER_TIMESTAMP,
         }
-        # AlreadyExists: a retry of a send that already landed; return the stored one.
-        with contextlib.suppress(api_errors.AlreadyExists):
+        replayed = False
+        try:
             await self._call("store the message", ref.create(doc, timeout=self.timeout))
+        except api_errors.AlreadyExists:  # a retry of a send that already landed: return the stored one
+            replayed = True
         # Read back: what we return (and broadcast) is exactly what is stored, with its server time.
         snap = await self._call("read the stored message", ref.get(timeout=self.timeout))
         if not snap.exists:
             raise StoreError(f"message {ref.id} vanished right after it was stored")
-        return self._message(room, snap)
+        return dataclasses.replace(self._message(room, snap), replayed=replayed)
 
     async def _query(self, room: str, query: Any, what: str) -> list[Message]:
         snaps: Sequence[Any] = await self._call(what, query.get(timeout=self.timeout))

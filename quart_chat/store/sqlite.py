@@ -8,6 +8,7 @@ see one order.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from datetime import UTC, datetime
 
@@ -86,7 +87,7 @@ class SqliteStore(sqlite_db.SqliteFile):
             )
         except sqlite3.Error as exc:
             raise StoreError(f"could not store the message: {exc}") from exc
-        return _message(next(iter(existing)))
+        return dataclasses.replace(_message(next(iter(existing))), replayed=True)
 
     async def _select(self, sql: str, params: tuple) -> list[Message]:
         try:

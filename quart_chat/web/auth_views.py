@@ -105,8 +105,6 @@ async def logout() -> ResponseReturnValue:
     if isinstance(token, str) and token:
         services = app_services()
         await _sign_out(services.identity, token)
-        for connection in list(services.connections):  # this session's open tabs, here
-            if connection.token == token:
-                connection.close_for(Close.POLICY_VIOLATION, "signed out")
+        services.connections.close_session(token, Close.POLICY_VIOLATION, "signed out")  # its open tabs, here
     session.clear()
     return redirect(url_for("auth.login_form"), 303)

@@ -9,9 +9,9 @@ from quart.typing import ResponseReturnValue
 
 from quart_chat.messaging import send_message
 from quart_chat.models import Message, parse_cursor
-from quart_chat.rendering import ZERO_CURSOR
+from quart_chat.rendering import ZERO_CURSOR, new_client_id
 from quart_chat.store import StoreError
-from quart_chat.validation import FrameError, clean_text, is_room_name
+from quart_chat.validation import FrameError, clean_client_id, clean_text, is_room_name
 from quart_chat.web.context import app_services
 from quart_chat.web.security import csrf_ok, current_identity, current_user, login_required
 
@@ -75,6 +75,7 @@ async def room(room: str) -> ResponseReturnValue:
         # A relative path: htmx makes it ws:// or wss:// from the page's own scheme and host.
         ws_path=f"/rooms/{room}/ws?" + urlencode({"after": messages[-1].cursor if messages else ZERO_CURSOR}),
         max_chars=services.settings.max_message_chars,
+        client_id=new_client_id(),  # the composer's one-time id: a re-sent form lands once
     )
 
 
@@ -120,11 +121,12 @@ async def post_message(room: str) -> ResponseReturnValue:
         return await _error("Form expired", "This form expired. Please try again.", 400)
     try:
         text = clean_text(form.get("message", ""), services.settings.max_message_chars)
+        client_id = clean_client_id(form.get("client_id"))
     except FrameError as exc:  # the same rule as the WebSocket's frames
         return await _error("Not sent", exc.message, 400)
     if text:
         try:
-            await send_message(services, room, current_user(), text)
+            await send_message(services, room, current_user(), text, client_id=client_id)
         except StoreError:
             return await _error("Not sent", "The message could not be saved. Try again.", 503)
     return redirect(url_for("chat.room", room=room), 303)

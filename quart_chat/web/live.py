@@ -1,11 +1,10 @@
-"""The room's WebSocket: authenticate, catch up, then relay live rows both ways.
+"""The room's WebSocket, the shell: authenticate, then move frames between the browser and the core.
 
-Per connection there is one reader task (frames in: validate, rate-limit,
-store, broadcast) and one writer task (the only one that sends: catch-up,
-hub rows, sender-only fragments, heartbeats). On every (re)connect the hub
-subscription is taken *before* history is read, and rows are remembered by
-id, so the boundary between history and live rows has no gap and no
-duplicate; the browser upserts rows by id as a second guard.
+What to send and when to close is decided by :class:`~quart_chat.live_protocol.LiveProtocol`
+(no I/O); this module only reads and writes frames, awaits the store and the identity
+provider, and feeds what happened to the core. Per connection there is one reader task
+(frames in: validate, rate-limit, store, broadcast) and one writer task, the only one that
+sends. The hub subscription is taken *before* history is read (see ``live_protocol``).
 """
 
 from __future__ import annotations
@@ -13,45 +12,46 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 
 from quart import Blueprint, session, url_for, websocket
 
 from quart_chat.auth import AuthUnavailable
 from quart_chat.close_codes import Close
-from quart_chat.hub import Broadcast
-from quart_chat.hub.fanout import Gap, Resync, Subscription
+from quart_chat.hub.fanout import Subscription
+from quart_chat.live_protocol import (
+    CHECK_SESSION,
+    Closing,
+    LiveProtocol,
+    ReadAfter,
+    ReadLatest,
+    retry_later,
+    signed_out,
+)
 from quart_chat.messaging import send_message
 from quart_chat.models import Identity, parse_cursor
 from quart_chat.ratelimit import TokenBucket
-from quart_chat.rendering import (
-    ZERO_CURSOR,
-    composer_error_partial,
-    composer_partial,
-    render_row,
-    reset_partials,
-    rows_partial,
-    status_partial,
-)
+from quart_chat.rendering import ZERO_CURSOR, new_client_id
 from quart_chat.services import Services
 from quart_chat.store import StoreError
 from quart_chat.validation import FrameError, is_room_name, parse_frame
 from quart_chat.web.context import app_services
-from quart_chat.web.security import TOKEN_KEY, current_identity, origin_allowed
+from quart_chat.web.security import TOKEN_KEY, csrf_token, current_identity, origin_allowed
 
 bp = Blueprint("live", __name__)
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 64  # rows joined into one frame under load
-REMEMBERED_IDS = 2048
-RESYNC_LOOKBACK = 64
 
 
-async def _refuse(reason: str, fragment: str = "") -> None:
+async def _close(closing: Closing) -> None:
+    if closing.fragment:
+        await websocket.send(closing.fragment)
+    await websocket.close(closing.code, closing.reason)
+
+
+async def _refuse(closing: Closing) -> None:
     await websocket.accept()
-    if fragment:
-        await websocket.send(fragment)
-    await websocket.close(Close.POLICY_VIOLATION, reason)
+    await _close(closing)
 
 
 @bp.websocket("/rooms/<room>/ws")
@@ -61,11 +61,11 @@ async def room_socket(room: str) -> None:
     if not origin_allowed(websocket, settings.allowed_origins):
         log.warning("refused websocket: origin %r", websocket.headers.get("Origin"))
         services.metrics.connections_refused.labels("origin").inc()
-        await _refuse("origin not allowed")
+        await _refuse(Closing(Close.POLICY_VIOLATION, "origin not allowed"))
         return
     if not is_room_name(room):
         services.metrics.connections_refused.labels("room").inc()
-        await _refuse("no such room")
+        await _refuse(Closing(Close.POLICY_VIOLATION, "no such room"))
         return
     try:
         me = await current_identity(check_revoked=True)
@@ -76,15 +76,13 @@ async def room_socket(room: str) -> None:
         try:
             me = await current_identity()
         except AuthUnavailable:
-            await websocket.accept()
-            await websocket.send(await status_partial("reconnecting"))
-            await websocket.close(Close.TRY_AGAIN_LATER, "sign-in unavailable")
+            await _refuse(retry_later(services.renderer, Close.TRY_AGAIN_LATER, "sign-in unavailable"))
             return
+    login_href = url_for("auth.login_form", next=f"/rooms/{room}")
     if me is None:
         log.info("refused websocket: not signed in (room=%s)", room)
         services.metrics.connections_refused.labels("auth").inc()
-        login = url_for("auth.login_form", next=f"/rooms/{room}")
-        await _refuse("not signed in", await status_partial("closed", "You are signed out.", login))
+        await _refuse(signed_out(services.renderer, login_href, "not signed in"))
         return
     after = websocket.args.get("after", ZERO_CURSOR)
     try:
@@ -92,25 +90,36 @@ async def room_socket(room: str) -> None:
     except ValueError:
         after = ZERO_CURSOR
     await websocket.accept()
-    await LiveConnection(services, room, me, session.get(TOKEN_KEY, ""), after).run()
+    connection = LiveConnection(services, room, me, session.get(TOKEN_KEY, ""), after, login_href)
+    await connection.run()
 
 
 class LiveConnection:
-    """One browser tab in one room."""
+    """One browser tab in one room: the core's state plus the two tasks that do its I/O."""
 
-    def __init__(self, services: Services, room: str, me: Identity, token: str, after: str) -> None:
+    def __init__(
+        self, services: Services, room: str, me: Identity, token: str, after: str, login_href: str
+    ) -> None:
         self.services = services
-        self.settings = services.settings
+        self.settings = settings = services.settings
         self.room = room
         self.me = me
         self.token = token
-        self.after = after
         self.subscription: Subscription | None = None
-        self._sent: OrderedDict[str, str] = OrderedDict()  # message id -> cursor, newest last
-        self._gap_from: str | None = None  # where the hub's outage began, for the next resync
-        self._last_status = 0.0
-        self._live_status = ""
-        self._last_revocation_check = time.monotonic()
+        self.core = LiveProtocol(
+            room=room,
+            after=after,
+            renderer=services.renderer,
+            login_href=login_href,
+            catchup_limit=settings.catchup_limit,
+            page_size=settings.history_page_size,
+            heartbeat=settings.heartbeat_interval,
+            revocation_interval=settings.revocation_check_interval,
+            now=time.monotonic(),
+        )
+        # What the no-JS form posts to and its CSRF token; a fresh client id per composer sent.
+        self._composer_action = url_for("chat.post_message", room=room)
+        self._csrf = csrf_token()
 
     async def run(self) -> None:
         log.info("connect uid=%s room=%s", self.me.uid, self.room)
@@ -133,157 +142,89 @@ class LiveConnection:
                     task.cancel()
                 await asyncio.gather(writer, reader, return_exceptions=True)
 
+    def close_for(self, code: int, reason: str) -> None:
+        """Ask this socket to close (log-out, shutdown); its writer sends the last fragment."""
+        if self.subscription is not None:
+            self.subscription.request_close(code, reason)
+
     # -- writer: the only task that sends ------------------------------------------------
 
-    def _remember(self, message_id: str, cursor: str) -> bool:
-        """Record a row as sent; False if it was sent already."""
-        if message_id in self._sent:
-            return False
-        self._sent[message_id] = cursor
-        if len(self._sent) > REMEMBERED_IDS:
-            self._sent.popitem(last=False)
-        return True
-
-    async def _catch_up_frame(self, cursor: str) -> str:
-        """Rows after ``cursor`` not yet sent; a reset of the list if there are too many."""
-        store, limit = self.services.store, self.settings.catchup_limit
-        missed = await store.after(self.room, cursor, limit + 1)
-        if len(missed) <= limit:
-            rows = [await render_row(m) for m in missed if self._remember(m.id, m.cursor)]
-            return rows_partial(rows) if rows else ""
-        page = self.settings.history_page_size
-        latest = await store.latest(self.room, page + 1)
-        has_older, latest = len(latest) > page, latest[-page:]
-        self._sent.clear()
-        for m in latest:
-            self._remember(m.id, m.cursor)
-        return await reset_partials(self.room, latest, has_older)
-
-    def _resync_cursor(self, *earlier: str | None) -> str:
-        """Re-read from a little before the latest rows, or from an outage's start if that is earlier."""
-        recent = list(self._sent.values())[-RESYNC_LOOKBACK:]
-        start = min([c for c in earlier if c] + recent, default=self.after)
-        return max(start, self.after)  # the page holds everything up to its own cursor
-
-    def _status_if_due(self, force: bool = False) -> str:
-        now = time.monotonic()
-        if force or now - self._last_status >= self.settings.heartbeat_interval:
-            self._last_status = now
-            return self._live_status
-        return ""
-
     async def _write(self, sub: Subscription) -> None:
-        self._live_status = await status_partial("live")  # the same bytes at every heartbeat: render once
-        try:
-            frame = await self._catch_up_frame(self.after)
-        except StoreError:
-            log.exception("catch-up failed room=%s", self.room)
-            await websocket.close(Close.INTERNAL_ERROR, "history unavailable")
-            return
-        await websocket.send(frame + self._status_if_due(force=True))
-        heartbeat = self.settings.heartbeat_interval
-        metrics = self.services.metrics
-        while True:
-            ready = await sub.wait(timeout=heartbeat)
-            if sub.close_request is not None:
-                await self._close(sub.close_request.code, sub.close_request.reason)
-                return
-            # Checked on every wake-up, busy or idle (a cheap clock comparison until it is due):
-            # a revoked user in a busy room must not stay connected just because rows keep coming.
-            if not await self._still_signed_in():
-                return
-            if not ready:
-                await websocket.send(self._status_if_due(force=True))
+        core, metrics = self.core, self.services.metrics
+        while core.closing is None:
+            need = core.need
+            if need is CHECK_SESSION:
+                core.session_checked(await self._session_stands())
                 continue
-            rows: list[str] = []
-            direct: list[str] = []
-            resync = False
-            stored_at: list[float] = []
-            since: list[str | None] = []
-            for item in sub.drain(BATCH_LIMIT):
-                if isinstance(item, Broadcast):
-                    if self._remember(item.message_id, item.cursor):
-                        rows.append(item.html)
-                        stored_at.append(item.stored_at)
-                elif isinstance(item, Gap):
-                    self._gap_from = self._gap_from or self._resync_cursor()
-                elif isinstance(item, Resync):
-                    resync = True
-                    since.append(item.since)
-                else:
-                    direct.append(item)
-            parts = [rows_partial(rows)] if rows else []
-            if resync:
-                try:
-                    cursor = self._resync_cursor(self._gap_from, *since)
-                    self._gap_from = None
-                    parts.append(await self._catch_up_frame(cursor))
-                except StoreError:
-                    log.exception("resync failed room=%s", self.room)
-                    await self._close(Close.INTERNAL_ERROR, "history unavailable")
-                    return
-            parts.extend(direct)
-            parts.append(self._status_if_due())
-            frame = "".join(parts)
-            if frame:
-                await websocket.send(frame)
-                metrics.messages_delivered.inc(len(rows))
+            if isinstance(need, ReadAfter | ReadLatest):
+                await self._read_store(need)
+                continue
+            out = core.data_to_send()
+            if out is not None:
+                await websocket.send(out.frame)
+                metrics.messages_delivered.inc(out.delivered)
                 written = time.time()
-                for when in stored_at:
+                for when in out.stored_at:
                     if when:
                         metrics.send_to_deliver.observe(max(0.0, written - when))
+            ready = await sub.wait(timeout=core.heartbeat)
+            if sub.close_request is not None:
+                core.close_requested(sub.close_request.code, sub.close_request.reason)
+            else:
+                core.woke(sub.drain(BATCH_LIMIT) if ready else [], time.monotonic())
+        closing = core.closing
+        if closing.code == Close.TRY_AGAIN_LATER:
+            metrics.slow_consumers_closed.inc()
+            log.warning("slow consumer closed uid=%s room=%s", self.me.uid, self.room)
+        elif closing.code == Close.SERVICE_RESTART:
+            log.info("closing for restart uid=%s room=%s", self.me.uid, self.room)
+        await _close(closing)
 
-    async def _still_signed_in(self) -> bool:
-        """Re-check the session (revocation) at a bounded interval; close 1008 if it ended."""
-        now = time.monotonic()
-        if now - self._last_revocation_check < self.settings.revocation_check_interval:
-            return True
-        self._last_revocation_check = now
+    async def _read_store(self, need: ReadAfter | ReadLatest) -> None:
+        store = self.services.store
+        try:
+            if isinstance(need, ReadAfter):
+                rows = await store.after(self.room, need.cursor, need.limit)
+            else:
+                rows = await store.latest(self.room, need.limit)
+        except StoreError:
+            log.exception("catch-up failed room=%s", self.room)
+            self.core.store_failed()
+            return
+        self.core.store_read(rows)
+
+    async def _session_stands(self) -> bool | None:
+        """Is this socket's session still signed in? ``None``: cannot tell now."""
         try:
             identity = await self.services.identity.verify(self.token, check_revoked=True)
         except AuthUnavailable:
-            # Cannot tell (Firebase unreachable): keep the socket, ask again next interval.
             log.warning("revocation check unavailable; keeping the socket uid=%s room=%s", self.me.uid, self.room)
-            return True
-        if identity is not None:
-            return True
-        log.info("session ended; closing uid=%s room=%s", self.me.uid, self.room)
-        login = url_for("auth.login_form", next=f"/rooms/{self.room}")
-        await websocket.send(await status_partial("closed", "You are signed out.", login))
-        await websocket.close(Close.POLICY_VIOLATION, "signed out")
-        return False
-
-    async def _close(self, code: int, reason: str) -> None:
-        if code == Close.POLICY_VIOLATION:
-            login = url_for("auth.login_form", next=f"/rooms/{self.room}")
-            fragment = await status_partial("closed", "You are signed out.", login)
-        else:
-            fragment = await status_partial("reconnecting")
-        if code == Close.TRY_AGAIN_LATER:
-            self.services.metrics.slow_consumers_closed.inc()
-            log.warning("slow consumer closed uid=%s room=%s", self.me.uid, self.room)
-        elif code == Close.SERVICE_RESTART:
-            log.info("closing for restart uid=%s room=%s", self.me.uid, self.room)
-        await websocket.send(fragment)
-        await websocket.close(code, reason)
+            return None
+        if identity is None:
+            log.info("session ended; closing uid=%s room=%s", self.me.uid, self.room)
+        return identity is not None
 
     # -- reader: frames from the browser -------------------------------------------------
 
+    def _composer(self) -> str:
+        return self.services.renderer.composer(
+            self.room,
+            self.settings.max_message_chars,
+            action=self._composer_action,
+            csrf=self._csrf,
+            client_id=new_client_id(),
+        )
+
     async def _read(self, sub: Subscription) -> None:
-        settings = self.settings
+        settings, renderer, metrics = self.settings, self.services.renderer, self.services.metrics
         bucket = TokenBucket(settings.rate_limit_per_minute, settings.rate_limit_burst)
-        composer = await composer_partial(self.room, settings.max_message_chars)
-        metrics = self.services.metrics
         while True:
             raw = await websocket.receive()
-            size = len(raw.encode() if isinstance(raw, str) else raw)
             try:
-                if size > settings.max_frame_bytes:
-                    raise FrameError(f"Message too long: the limit is {settings.max_message_chars} characters.")
-                frame = parse_frame(raw, settings.max_message_chars)
+                frame = parse_frame(raw, settings.max_message_chars, settings.max_frame_bytes)
             except FrameError as exc:
                 metrics.messages_refused.labels("invalid").inc()
-                sub.offer(await composer_error_partial(exc.message))
+                sub.offer(renderer.composer_error(exc.message))
                 continue
             if not frame.text:
                 continue
@@ -291,17 +232,13 @@ class LiveConnection:
             if not bucket.take():
                 metrics.messages_refused.labels("rate_limited").inc()
                 wait = max(1, round(bucket.retry_after()))
-                sub.offer(await composer_error_partial(f"You are sending too fast. Try again in {wait} s."))
+                sub.offer(renderer.composer_error(f"You are sending too fast. Try again in {wait} s."))
                 continue
             try:
-                await send_message(self.services, self.room, self.me, frame.text)
+                await send_message(self.services, self.room, self.me, frame.text, client_id=frame.client_id)
             except StoreError:
                 metrics.messages_refused.labels("store_failed").inc()
                 log.exception("store failed; message refused uid=%s room=%s", self.me.uid, self.room)
-                sub.offer(await composer_error_partial("Not sent: the message could not be saved. Try again."))
+                sub.offer(renderer.composer_error("Not sent: the message could not be saved. Try again."))
                 continue
-            sub.offer(composer)
-
-    def close_for(self, code: int, reason: str) -> None:
-        if self.subscription is not None:
-            self.subscription.request_close(code, reason)
+            sub.offer(self._composer())

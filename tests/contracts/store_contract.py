@@ -84,6 +84,7 @@ class StoreContract:
         first = await store.add("r", "u", "x", "once", message_id="client-abc")
         again = await store.add("r", "u", "x", "once", message_id="client-abc")
         assert again == first
+        assert not first.replayed and again.replayed  # so the caller does not broadcast it twice
         assert [m.text for m in await store.latest("r", 10)] == ["once"]
 
     async def test_text_is_kept_exactly(self, store: MessageStore) -> None:

@@ -1,0 +1,232 @@
+"""The live socket's decisions, without I/O: what was sent, what to send next, when to close.
+
+Sans-I/O as python-websockets splits its protocol from its I/O: no asyncio, no Quart, no clock
+of its own (whatever depends on time is given ``now``). The shell (``web/live.py``) moves
+frames, awaits the store and the identity provider, and feeds what happened back in::
+
+    while core.closing is None:
+        need = core.need                      # ReadAfter | ReadLatest | CheckSession | None
+        ... await it, then core.store_read(rows) / store_failed() / session_checked(ok, now)
+        out = core.data_to_send()             # one joined frame, or None
+        ... await sub.wait(core.heartbeat); core.woke(items, now) or close_requested(code, reason)
+    send core.closing.fragment, close with core.closing.code
+
+No gap, no duplicate: the shell subscribes to the hub before the first read, and every row
+sent is remembered by id (the newest ``REMEMBERED_IDS``), so a row that comes both from the
+store and from the hub is sent once; the browser upserts rows by id as a second guard.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import islice
+
+from quart_chat.close_codes import Close
+from quart_chat.hub import Broadcast
+from quart_chat.hub.fanout import Gap, Resync
+from quart_chat.models import Message
+from quart_chat.rendering import Renderer, rows_partial
+
+REMEMBERED_IDS = 2048  # ids of rows sent, for de-duplication
+RESYNC_LOOKBACK = 64  # a resync re-reads from this many rows back (rows may land out of order)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadAfter:
+    """Read up to ``limit`` rows after ``cursor`` (catch-up, resync)."""
+
+    cursor: str
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLatest:
+    """Read the newest ``limit`` rows (a page too far behind gets the latest page instead)."""
+
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSession:
+    """Ask the identity provider whether the session still stands (revocation)."""
+
+
+CHECK_SESSION = CheckSession()
+Need = ReadAfter | ReadLatest | CheckSession
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One frame to send, and what the metrics need to know about it."""
+
+    frame: str
+    delivered: int  # live rows in it
+    stored_at: tuple[float, ...]  # their store times (time.time()), for stored-to-delivered latency
+
+
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """How the socket ends: the last fragment (may be empty), then the close code."""
+
+    code: int
+    reason: str
+    fragment: str = ""
+
+
+def signed_out(renderer: Renderer, login_href: str, reason: str = "signed out") -> Closing:
+    """The one way a socket ends because its session did: say so, then 1008 (htmx stops retrying)."""
+    return Closing(Close.POLICY_VIOLATION, reason, renderer.status("closed", "You are signed out.", login_href))
+
+
+def retry_later(renderer: Renderer, code: int, reason: str) -> Closing:
+    """A close the browser should retry (restart, slow consumer, store down): show "Reconnecting…"."""
+    return Closing(code, reason, renderer.status("reconnecting"))
+
+
+class LiveProtocol:
+    """One browser tab in one room, as state: rows sent, the pending frame, timers, the close."""
+
+    def __init__(
+        self,
+        *,
+        room: str,
+        after: str,
+        renderer: Renderer,
+        login_href: str,
+        catchup_limit: int,
+        page_size: int,
+        heartbeat: float,
+        revocation_interval: float,
+        now: float,
+    ) -> None:
+        self.room = room
+        self.after = after  # the page holds everything up to here
+        self.renderer = renderer
+        self.login_href = login_href
+        self.catchup_limit = catchup_limit
+        self.page_size = page_size
+        self.heartbeat = heartbeat
+        self.revocation_interval = revocation_interval
+        self.closing: Closing | None = None
+        self._sent: OrderedDict[str, str] = OrderedDict()  # message id -> cursor, newest last
+        self._gap_from: str | None = None  # where the hub's outage began, for the next resync
+        self._read: ReadAfter | ReadLatest | None = ReadAfter(after, catchup_limit + 1)
+        self._check_due = False
+        self._last_check = now
+        self._live_status = renderer.status("live")  # the same bytes at every heartbeat: render once
+        self._last_status = now
+        self._status = True  # the first frame says "Live"
+        self._rows: list[str] = []
+        self._stored_at: list[float] = []
+        self._caught_up = ""
+        self._direct: list[str] = []
+
+    # -- what the shell must do before the next frame ------------------------------------
+
+    @property
+    def need(self) -> Need | None:
+        """The I/O the next frame waits on (the session first: a revoked user gets nothing more)."""
+        if self.closing is not None:
+            return None
+        if self._check_due:
+            return CHECK_SESSION
+        return self._read
+
+    def store_read(self, messages: list[Message]) -> None:
+        """The rows the last :class:`ReadAfter` / :class:`ReadLatest` asked for."""
+        read, self._read = self._read, None
+        if isinstance(read, ReadLatest):
+            latest, has_older = messages[-self.page_size :], len(messages) > self.page_size
+            self._sent.clear()
+            for m in latest:
+                self._remember(m.id, m.cursor)
+            self._caught_up += self.renderer.reset(self.room, latest, has_older)
+        elif len(messages) > self.catchup_limit:  # too far behind: the latest page instead
+            self._read = ReadLatest(self.page_size + 1)
+        else:
+            rows = [self.renderer.row(m) for m in messages if self._remember(m.id, m.cursor)]
+            if rows:
+                self._caught_up += rows_partial(rows)
+
+    def store_failed(self) -> None:
+        self.closing = retry_later(self.renderer, Close.INTERNAL_ERROR, "history unavailable")
+
+    def session_checked(self, signed_in: bool | None) -> None:
+        """The revocation check's answer; ``None`` is "cannot tell", which keeps the socket."""
+        self._check_due = False
+        if signed_in is False:
+            self.closing = signed_out(self.renderer, self.login_href)
+
+    # -- what happened while waiting -------------------------------------------------------
+
+    def woke(self, items: Iterable[Broadcast | Resync | Gap | str], now: float) -> None:
+        """Items drained from the subscription; none means the wait timed out (idle heartbeat)."""
+        # Due on every wake-up, busy or idle: a revoked user in a busy room must not stay
+        # connected just because rows keep coming.
+        if now - self._last_check >= self.revocation_interval:
+            self._last_check = now
+            self._check_due = True
+        woke_for = 0
+        resync, since = False, []
+        for item in items:
+            woke_for += 1
+            if isinstance(item, Broadcast):
+                if self._remember(item.message_id, item.cursor):
+                    self._rows.append(item.html)
+                    self._stored_at.append(item.stored_at)
+            elif isinstance(item, Gap):
+                self._gap_from = self._gap_from or self._resync_cursor()
+            elif isinstance(item, Resync):
+                resync = True
+                since.append(item.since)
+            else:
+                self._direct.append(item)
+        if resync:
+            self._read = ReadAfter(self._resync_cursor(self._gap_from, *since), self.catchup_limit + 1)
+            self._gap_from = None
+        if not woke_for or now - self._last_status >= self.heartbeat:
+            self._status = True
+            self._last_status = now
+
+    def close_requested(self, code: int, reason: str) -> None:
+        """The hub (slow consumer), log-out or shutdown asked this socket to close."""
+        if self.closing is None:
+            if code == Close.POLICY_VIOLATION:
+                self.closing = signed_out(self.renderer, self.login_href, reason)
+            else:
+                self.closing = retry_later(self.renderer, code, reason)
+
+    # -- the frame --------------------------------------------------------------------------
+
+    def data_to_send(self) -> Outgoing | None:
+        """Everything pending, joined into one frame: live rows, catch-up, direct fragments, status."""
+        if self.closing is not None or self.need is not None:
+            return None
+        parts = [rows_partial(self._rows)] if self._rows else []
+        if self._caught_up:
+            parts.append(self._caught_up)
+        parts.extend(self._direct)
+        if self._status:
+            parts.append(self._live_status)
+        out = Outgoing("".join(parts), len(self._rows), tuple(self._stored_at)) if parts else None
+        self._rows, self._stored_at, self._caught_up, self._direct, self._status = [], [], "", [], False
+        return out
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _remember(self, message_id: str, cursor: str) -> bool:
+        """Record a row as sent; False if it was sent already."""
+        if message_id in self._sent:
+            return False
+        self._sent[message_id] = cursor
+        if len(self._sent) > REMEMBERED_IDS:
+            self._sent.popitem(last=False)
+        return True
+
+    def _resync_cursor(self, *earlier: str | None) -> str:
+        """Re-read from a little before the latest rows, or from an outage's start if that is earlier."""
+        recent = list(islice(reversed(self._sent.values()), RESYNC_LOOKBACK))
+        start = min([c for c in earlier if c] + recent, default=self.after)
+        return max(start, self.after)  # the page holds everything up to its own cursor
