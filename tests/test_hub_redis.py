@@ -7,7 +7,7 @@ import gc
 import json
 import time
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 
 import pytest
@@ -17,15 +17,9 @@ from quart_chat.close_codes import Close
 from quart_chat.hub import Broadcast
 from quart_chat.hub.fanout import GAP, RESYNC, Gap, Resync, Subscription
 from quart_chat.hub.redis import RedisHub, redact
-from tests.support.redis_server import RedisServer, redis_server_binary
+from tests.support.redis_server import RedisServer
 
 Item = Broadcast | Resync | Gap | str
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer(redis_server_binary()) as server:
-        yield server
 
 
 @pytest.fixture
