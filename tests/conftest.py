@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from quart import Quart
 from quart.testing import QuartClient
 
@@ -19,6 +18,7 @@ from quart_chat.app import create_app
 from quart_chat.auth import local
 from quart_chat.settings import Settings
 from tests.support.backends import BACKENDS, FIREBASE, backend_env
+from tests.support.cheap_hashing import CHEAP_PASSWORD_HASHER
 from tests.support.emulators import auth_emulator, auth_env, firestore_emulator, firestore_env
 from tests.support.http_user import csrf_token
 from tests.support.redis_server import RedisServer, redis_server_binary
@@ -28,9 +28,6 @@ from tests.support.ws import RecordingWebsocket
 __all__ = ["auth_emulator", "auth_env", "firestore_emulator", "firestore_env"]  # shared, session-wide
 
 ORIGIN = "http://localhost"
-# argon2id at its lowest cost: production's takes about half a second a hash on a busy test machine.
-# tests/test_auth_local.py checks that production's own hasher keeps its cost.
-CHEAP_PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 # What a test needs beyond this process, as markers; each of them also marks the test "slow".
 SLOW_KINDS = ("server", "redis", "firebase", "e2e", "container")
 NEEDS = {"redis_server": "redis", "auth_emulator": "firebase", "firestore_emulator": "firebase"}
@@ -51,6 +48,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """See tests/support/cheap_hashing.py."""
     monkeypatch.setattr(local, "PASSWORD_HASHER", CHEAP_PASSWORD_HASHER)
 
 

@@ -46,7 +46,7 @@ class TestLocalIdentity(IdentityContract):
 
 
 async def test_production_hashes_passwords_at_rfc_9106_cost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The suite hashes cheaply (tests/conftest.py); a stored hash from production's hasher must carry
+    """The suite hashes cheaply (tests/support/cheap_hashing.py); a stored hash from production's hasher must carry
     argon2id at RFC 9106's low-memory profile (t=3, 64 MiB, p=4), so the cost cannot silently drop."""
     monkeypatch.undo()  # take back the suite's cheap hasher: this test sees production's
     async with opened(LocalIdentity(tmp_path / "accounts.sqlite3")) as identity:
