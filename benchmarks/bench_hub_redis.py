@@ -30,6 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support, when run as a script
 
+from benchmarks.cli import within
 from quart_chat.hub import Broadcast
 from quart_chat.hub.fanout import Subscription
 from quart_chat.hub.redis import RedisHub
@@ -129,17 +130,11 @@ def main() -> None:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=20_000, help="rows in the burst phase")
-    parser.add_argument("--paced", type=int, default=2_000, help="rows in the paced phase")
+    parser.add_argument("--count", type=within(1, MAX_COUNT), default=20_000, help="rows in the burst phase")
+    parser.add_argument("--paced", type=within(1, MAX_COUNT), default=2_000, help="rows in the paced phase")
     parser.add_argument("--rate", type=float, default=1_000.0, help="rows per second in the paced phase")
-    parser.add_argument("--subscribers", type=int, default=10, help="sockets in the room on the receiver")
-    args = parser.parse_args()
-    for name in ("count", "paced"):
-        if not 1 <= getattr(args, name) <= MAX_COUNT:
-            parser.error(f"--{name} must be between 1 and {MAX_COUNT}")
-    if not 1 <= args.subscribers <= 1000:
-        parser.error("--subscribers must be between 1 and 1000")
-    return args
+    parser.add_argument("--subscribers", type=within(1, 1000), default=10, help="sockets in the room on the receiver")
+    return parser.parse_args()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """End-to-end delivery latency between two real app instances on one Redis.
 
-Starts its own redis-server on a free loopback port and two app processes (``python -m quart_chat``,
+Starts its own redis-server on a free loopback port and two app processes (the ``quart-chat`` command,
 Hypercorn, CHAT_HUB=redis, one shared SQLite data folder). A sender on instance A sends M messages over
 its WebSocket at a paced rate; K listener sockets on instance B (cross-instance) and K on instance A
 (same instance, for comparison) record when each row arrives. Latency is from just before the sender's
@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support, w
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from benchmarks.cli import within
 from tests.support.http_user import RemoteUser, say
 from tests.support.live_page import KEYED_ROW
 from tests.support.redis_server import RedisServer
@@ -167,21 +168,13 @@ def main() -> None:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=600, help="messages the sender sends (per run)")
-    parser.add_argument("--rate", type=float, default=20.0, help="messages per second")
-    parser.add_argument("--listeners", type=int, default=20, help="listener sockets on each instance")
-    parser.add_argument("--runs", type=int, default=1, help="runs against the same two instances")
+    parser.add_argument("--count", type=within(1, MAX_COUNT), default=600, help="messages the sender sends (per run)")
+    parser.add_argument("--rate", type=within(0.1, 1000, float), default=20.0, help="messages per second")
+    parser.add_argument("--listeners", type=within(1, 500), default=20, help="listener sockets on each instance")
+    parser.add_argument("--runs", type=within(1, 10), default=1, help="runs against the same two instances")
     args = parser.parse_args()
-    if not 1 <= args.count <= MAX_COUNT:
-        parser.error(f"--count must be between 1 and {MAX_COUNT}")
-    if not 0.1 <= args.rate <= 1000:
-        parser.error("--rate must be between 0.1 and 1000")
     if args.count / args.rate * args.runs > MAX_SECONDS:
         parser.error(f"count / rate * runs must stay under {MAX_SECONDS} s")
-    if not 1 <= args.listeners <= 500:
-        parser.error("--listeners must be between 1 and 500")
-    if not 1 <= args.runs <= 10:
-        parser.error("--runs must be between 1 and 10")
     return args
 
 

@@ -1,9 +1,12 @@
-"""Fixtures that read like a story: an app on a temp data folder, a browser-like client, a user."""
+"""Fixtures that read like a story: an app on a temp data folder, a browser-like client, a user.
+
+Also what every test shares: the emulators and a redis-server, cheap password hashing, and the
+markers that tell the in-process tests from the ones that start real processes (see pyproject.toml).
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,16 +15,48 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from quart_chat.app import create_app
+from quart_chat.auth import local
 from quart_chat.settings import Settings
-from tests.support.backends import BACKENDS, backend_env
+from tests.support.backends import BACKENDS, FIREBASE, backend_env
+from tests.support.cheap_hashing import CHEAP_PASSWORD_HASHER
 from tests.support.emulators import auth_emulator, auth_env, firestore_emulator, firestore_env
+from tests.support.http_user import csrf_token
+from tests.support.redis_server import RedisServer, redis_server_binary
 from tests.support.tools import in_ci
 from tests.support.ws import RecordingWebsocket
 
 __all__ = ["auth_emulator", "auth_env", "firestore_emulator", "firestore_env"]  # shared, session-wide
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 ORIGIN = "http://localhost"
+# What a test needs beyond this process, as markers; each of them also marks the test "slow".
+SLOW_KINDS = ("server", "redis", "firebase", "e2e", "container")
+NEEDS = {"redis_server": "redis", "auth_emulator": "firebase", "firestore_emulator": "firebase"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the processes it needs (its fixtures, its module's ``pytestmark``), and all of those slow."""
+    for item in items:
+        kinds = {NEEDS[name] for name in getattr(item, "fixturenames", ()) if name in NEEDS}
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == FIREBASE:
+            kinds.add("firebase")  # the emulators are asked for only when this parameter runs
+        for kind in kinds:
+            item.add_marker(kind)
+        if any(item.get_closest_marker(kind) for kind in SLOW_KINDS):
+            item.add_marker("slow")
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """See tests/support/cheap_hashing.py."""
+    monkeypatch.setattr(local, "PASSWORD_HASHER", CHEAP_PASSWORD_HASHER)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A fresh redis-server for each test (about 40 ms): tests crash it, pause it and add ACL users."""
+    with RedisServer(redis_server_binary()) as server:
+        yield server
 
 
 @pytest.fixture(params=BACKENDS)
@@ -54,10 +89,7 @@ def client(app: Quart) -> QuartClient:
 
 
 async def csrf_from(client: QuartClient, path: str) -> str:
-    page = await (await client.get(path)).get_data(as_text=True)
-    match = CSRF.search(page)
-    assert match, f"no csrf_token on {path}"
-    return match.group(1)
+    return csrf_token(await (await client.get(path)).get_data(as_text=True), path)
 
 
 @dataclass

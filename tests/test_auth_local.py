@@ -5,17 +5,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from argon2 import extract_parameters, profiles
 
 from quart_chat.auth.local import LocalIdentity
 from tests.contracts.identity_contract import IdentityContract, new_email
+from tests.support.resources import opened
 
 
 @pytest.fixture
 async def identity(tmp_path: Path) -> AsyncIterator[LocalIdentity]:
-    provider = LocalIdentity(tmp_path / "accounts.sqlite3")
-    await provider.open()
-    yield provider
-    await provider.close()
+    async with opened(LocalIdentity(tmp_path / "accounts.sqlite3")) as provider:
+        yield provider
 
 
 class TestLocalIdentity(IdentityContract):
@@ -30,17 +30,11 @@ class TestLocalIdentity(IdentityContract):
         assert all(len(h) == 64 for h in sessions)  # sha256 of the token, not the token
 
     async def test_accounts_and_sessions_survive_a_restart(self, tmp_path: Path) -> None:
-        first = LocalIdentity(tmp_path / "a.sqlite3")
-        await first.open()
-        signed = await first.sign_up(new_email(), "correct horse")
-        await first.close()
-        second = LocalIdentity(tmp_path / "a.sqlite3")
-        await second.open()
-        try:
+        async with opened(LocalIdentity(tmp_path / "a.sqlite3")) as first:
+            signed = await first.sign_up(new_email(), "correct horse")
+        async with opened(LocalIdentity(tmp_path / "a.sqlite3")) as second:
             assert await second.verify(signed.token) == signed.identity
             assert (await second.sign_in(signed.identity.email, "correct horse")).identity == signed.identity
-        finally:
-            await second.close()
 
     async def test_sign_out_ends_only_that_session(self, identity: LocalIdentity) -> None:
         email = new_email()
@@ -49,3 +43,14 @@ class TestLocalIdentity(IdentityContract):
         await identity.sign_out(laptop.token)
         assert await identity.verify(laptop.token) is None
         assert await identity.verify(phone.token) == phone.identity
+
+
+async def test_production_hashes_passwords_at_rfc_9106_cost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite hashes cheaply (tests/support/cheap_hashing.py); a stored hash from production's hasher must carry
+    argon2id at RFC 9106's low-memory profile (t=3, 64 MiB, p=4), so the cost cannot silently drop."""
+    monkeypatch.undo()  # take back the suite's cheap hasher: this test sees production's
+    async with opened(LocalIdentity(tmp_path / "accounts.sqlite3")) as identity:
+        await identity.sign_up("ada@example.com", "correct horse")
+    with sqlite3.connect(tmp_path / "accounts.sqlite3") as db:
+        (stored,) = db.execute("SELECT password_hash FROM accounts").fetchone()
+    assert extract_parameters(stored) == profiles.RFC_9106_LOW_MEMORY

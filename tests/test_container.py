@@ -29,6 +29,8 @@ import websockets
 from websockets.asyncio.client import connect
 
 from tests.support.docker_engine import BASE_TAG, REPO, DockerEngine, Timings, require_tools
+from tests.support.http_user import csrf_token
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.container
 
@@ -39,7 +41,6 @@ IMAGE = "quart-chat:container-test"
 # (more) before it would SIGKILL, so a slow stop shows up as slow rather than as a kill.
 GRACEFUL_TIMEOUT = tomllib.loads((REPO / "deploy" / "hypercorn.toml").read_text())["graceful_timeout"]
 STOP_BUDGET = GRACEFUL_TIMEOUT + 5.0
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module")
@@ -89,14 +90,6 @@ class Container:
     def logs(self) -> str:
         result = self.engine.run("logs", "--tail", "60", self.name, check=False)
         return result.stdout + result.stderr
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str, timeout: float = 2.0) -> int:
@@ -201,10 +194,8 @@ class Browser:
     def sign_up(self, email: str, password: str = "correct horse battery") -> None:  # noqa: S107
         status, _, page = self.request("/signup")
         assert status == 200, page[:500]
-        match = CSRF.search(page)
-        assert match, "no csrf_token on /signup"
         status, headers, body = self.request(
-            "/signup", {"email": email, "password": password, "csrf_token": match.group(1)}
+            "/signup", {"email": email, "password": password, "csrf_token": csrf_token(page, "/signup")}
         )
         assert status == 303, (status, body[:500])
         assert "/rooms/" in (headers.get("Location") or ""), dict(headers)
@@ -246,7 +237,8 @@ async def test_sign_up_and_a_live_message_through_the_container(container: Conta
     bob.sign_up(f"bob-{secrets.token_hex(3)}@example.com")
     text = f"hello from the container {secrets.token_hex(4)}"
     async with ada.socket() as ada_ws, bob.socket() as bob_ws:
-        await asyncio.sleep(0.2)  # both subscribed before the message
+        await ada_ws.recv()  # the catch-up: sent once the socket is subscribed to the room
+        await bob_ws.recv()
         await ada_ws.send(send_frame(text))
         assert text in await receive_until(bob_ws, text)
         assert text in await receive_until(ada_ws, text)

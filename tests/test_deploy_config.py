@@ -30,6 +30,7 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
 from tests.support.docker_engine import REPO, missing
+from tests.support.net import free_port
 
 EBEXTENSIONS = REPO / ".ebextensions"
 NGINX_DIR = REPO / ".platform" / "nginx"
@@ -279,12 +280,6 @@ def nginx_binary() -> str:
     if os.geteuid() != 0:
         missing("nginx -t with a custom prefix needs root here")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def beanstalk_nginx(prefix: Path, listen: int, upstream: int) -> Path:

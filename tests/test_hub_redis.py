@@ -8,7 +8,7 @@ import json
 import secrets
 import time
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
@@ -18,15 +18,9 @@ from quart_chat.hub.fanout import GAP, RESYNC, Resync, Subscription
 from quart_chat.hub.redis import RedisHub, redact
 from quart_chat.hub.wire import channel_for, encode_resync
 from tests.contracts.hub_contract import QUEUE_SIZE, Bus, HubContract, Item, OpenBus, row, take, until
-from tests.support.redis_server import RedisServer, redis_server_binary
+from tests.support.redis_server import RedisServer
 
 PROBE_ROOM = "settle-probe"
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer(redis_server_binary()) as server:
-        yield server
 
 
 @pytest.fixture

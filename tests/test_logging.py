@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support.http_user import RemoteUser, collect_rows, say
 from tests.support.server import ChatServer
+
+pytestmark = pytest.mark.server
 
 
 async def test_json_lines_cover_start_connect_disconnect_stop_and_hold_no_secret(tmp_path: Path) -> None:

@@ -11,31 +11,22 @@ import asyncio
 import itertools
 import sqlite3
 import stat
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.support.redis_server import RedisServer, redis_server_binary
-
-# Written on the redis branch before the web app was merged into it: skip until it is there. Once it
-# is, a missing helper below is an error, not a skip.
-pytest.importorskip("quart_chat.app", reason="needs the web app (quart_chat.app) from main")
-
 import httpx
+import pytest
 
 from tests.support.http_user import RemoteUser, collect_rows, say
 from tests.support.live_page import Tab, store_order, until_pages_hold, until_stored
+from tests.support.net import until
+from tests.support.redis_server import RedisServer
 from tests.support.server import ChatServer, start_all
+
+pytestmark = pytest.mark.server
 
 # Senders in these tests type faster than a person; the limit itself is tested in test_live.py.
 FAST = {"CHAT_RATE_LIMIT_PER_MINUTE": "60000", "CHAT_RATE_LIMIT_BURST": "1000"}
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer(redis_server_binary()) as server:
-        yield server
 
 
 @pytest.fixture
@@ -49,6 +40,22 @@ def instances(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[ChatS
     finally:
         one.kill()
         two.kill()
+
+
+@pytest.fixture
+async def four_tabs(instances: tuple[ChatServer, ChatServer]) -> AsyncIterator[list[Tab]]:
+    """ada and cy on instance one, bob and di on two, each with the room open."""
+    one, two = instances
+    users = [
+        await RemoteUser(base, f"{name}@example.com").sign_up()
+        for name, base in (("ada", one.base), ("bob", two.base), ("cy", one.base), ("di", two.base))
+    ]
+    tabs = [await Tab(user).open() for user in users]
+    yield tabs
+    for tab in tabs:
+        await tab.close()
+    for user in users:
+        await user.close()
 
 
 def texts(got: list[tuple[str, str]]) -> list[str]:
@@ -129,99 +136,74 @@ async def keep_sending(tab: Tab, prefix: str, count: int, interval: float) -> in
     sent = 0
     for i in range(count):
         sent += await tab.say(f"{prefix} {i}")
-        await asyncio.sleep(interval)
+        await asyncio.sleep(interval)  # the typing pace is the load under test, not a wait
     return sent
 
 
+def texts_on(tab: Tab, prefix: str) -> int:
+    return sum(text.startswith(prefix) for _, text in tab.page.rows.values())
+
+
 async def test_redis_killed_mid_stream_every_client_ends_with_the_stored_sequence(
-    instances: tuple[ChatServer, ChatServer], redis_server: RedisServer
+    instances: tuple[ChatServer, ChatServer], redis_server: RedisServer, four_tabs: list[Tab]
 ) -> None:
     """Both instances keep sending through a Redis crash and restart; no client reconnects, none is left behind."""
     one, two = instances
-    users = [
-        await RemoteUser(one.base, "ada@example.com").sign_up(),  # sends on one
-        await RemoteUser(two.base, "bob@example.com").sign_up(),  # sends on two
-        await RemoteUser(one.base, "cy@example.com").sign_up(),  # listens on one
-        await RemoteUser(two.base, "di@example.com").sign_up(),  # listens on two
+    ada, bob, cy, di = four_tabs  # ada sends on one, bob on two; cy listens on one, di on two
+    senders = [
+        asyncio.create_task(keep_sending(ada, "ada", 60, 0.03)),
+        asyncio.create_task(keep_sending(bob, "bob", 60, 0.03)),
     ]
-    tabs = [await Tab(user).open() for user in users]
-    try:
-        ada, bob = tabs[0], tabs[1]
-        senders = [
-            asyncio.create_task(keep_sending(ada, "ada", 60, 0.03)),
-            asyncio.create_task(keep_sending(bob, "bob", 60, 0.03)),
-        ]
-        await asyncio.sleep(0.4)
-        redis_server.stop()  # SIGKILL, mid-stream
-        await until_ready(one, 503)
-        await until_ready(two, 503)
-        # bob pastes a long text in lines: two's sockets get far more local rows than the few
-        # a socket looks back on a resync, after ada's rows they never got.
-        for i in range(80):
-            await bob.say(f"paste {i}")
-        await asyncio.sleep(0.3)
-        await asyncio.to_thread(redis_server.start)
-        assert await asyncio.gather(*senders) == [60, 60]  # nobody's socket dropped
+    # Mid-stream: both senders' rows are crossing between the instances.
+    await until(lambda: texts_on(cy, "bob") >= 5 and texts_on(di, "ada") >= 5, what="rows crossing instances")
+    redis_server.stop()  # SIGKILL, mid-stream
+    await until_ready(one, 503)
+    await until_ready(two, 503)
+    # bob pastes a long text in lines: two's sockets get far more local rows than the few
+    # a socket looks back on a resync, after ada's rows they never got.
+    for i in range(80):
+        await bob.say(f"paste {i}")
+    await until(lambda: texts_on(di, "paste") == 80, what="the paste delivered locally on two")
+    await asyncio.to_thread(redis_server.start)
+    assert await asyncio.gather(*senders) == [60, 60]  # nobody's socket dropped
 
-        expected = await until_stored(users[2], 200)  # every frame was stored, outage or not
-        await until_pages_hold(tabs, expected)
-        for tab in tabs:
-            assert tab.page.duplicates() == {}, tab.user.email  # each row sent once per socket
-            assert tab.page.resets == 0 and tab.close_codes == [] and tab.reconnects == 0
-        assert await ready(one) == 200 and await ready(two) == 200
-    finally:
-        for tab in tabs:
-            await tab.close()
-        for user in users:
-            await user.close()
+    expected = await until_stored(cy.user, 200)  # every frame was stored, outage or not
+    await until_pages_hold(four_tabs, expected)
+    for tab in four_tabs:
+        assert tab.page.duplicates() == {}, tab.user.email  # each row sent once per socket
+        assert tab.page.resets == 0 and tab.close_codes == [] and tab.reconnects == 0
+    assert await ready(one) == 200 and await ready(two) == 200
 
 
 async def test_an_instance_killed_mid_stream_its_clients_catch_up_on_the_survivor(
-    instances: tuple[ChatServer, ChatServer],
+    instances: tuple[ChatServer, ChatServer], four_tabs: list[Tab]
 ) -> None:
     """SIGKILL one instance while the room is busy: the other's clients never notice; the killed one's
     clients reconnect to the survivor with their page's cursor and end with exactly the store's rows."""
     one, two = instances
-    users = [
-        await RemoteUser(one.base, "ada@example.com").sign_up(),  # sends on one, all along
-        await RemoteUser(two.base, "bob@example.com").sign_up(),  # sends on two, then on one
-        await RemoteUser(one.base, "cy@example.com").sign_up(),  # listens on one
-        await RemoteUser(two.base, "di@example.com").sign_up(),  # listens on two, then on one
-    ]
-    tabs = [await Tab(user).open() for user in users]
-    ada, bob, cy, di = tabs
-    for tab in (bob, di):
+    ada, bob, cy, di = four_tabs  # ada sends on one all along, bob on two and then on one
+    for tab in (bob, di):  # (cy listens on one, di on two and then on one)
         tab.fallback = one.base  # what the load balancer does once two is gone
-    try:
-        steady = asyncio.create_task(keep_sending(ada, "ada", 60, 0.03))
-        for i in range(10):
-            assert await bob.say(f"bob {i}")
-            await asyncio.sleep(0.03)
-        # Kill two between bob's messages (see docs/scale-out.md for a row caught mid-publish),
-        # while ada's rows keep flowing to di through it.
-        async with asyncio.timeout(5):
-            while not all(tab.page.rows.keys() >= bob.page.rows.keys() for tab in (ada, cy)):
-                await asyncio.sleep(0.01)
-        two.kill()  # SIGKILL by pid
-        async with asyncio.timeout(10):
-            while bob.reconnects < 1 or di.reconnects < 1 or not (bob.connected.is_set() and di.connected.is_set()):
-                await asyncio.sleep(0.02)
-        for i in range(10, 30):
-            assert await bob.say(f"bob {i}")
-            await asyncio.sleep(0.03)
-        assert await steady == 60  # ada's socket never dropped
+    steady = asyncio.create_task(keep_sending(ada, "ada", 60, 0.03))
+    for i in range(10):
+        assert await bob.say(f"bob {i}")
+        await asyncio.sleep(0.03)  # bob's typing pace, while ada's rows keep flowing
+    # Kill two between bob's messages (see docs/scale-out.md for a row caught mid-publish),
+    # while ada's rows keep flowing to di through it.
+    await until(lambda: all(tab.page.rows.keys() >= bob.page.rows.keys() for tab in (ada, cy)), timeout=5)
+    two.kill()  # SIGKILL by pid
+    await until(lambda: bob.reconnects >= 1 and di.reconnects >= 1 and bob.connected.is_set() and di.connected.is_set())
+    for i in range(10, 30):
+        assert await bob.say(f"bob {i}")
+        await asyncio.sleep(0.03)  # bob's typing pace
+    assert await steady == 60  # ada's socket never dropped
 
-        expected = await until_stored(users[2], 90)
-        await until_pages_hold(tabs, expected)
-        for tab in (ada, cy):  # unaffected: one socket all along, every row exactly once
-            assert tab.close_codes == [] and tab.reconnects == 0 and tab.page.duplicates() == {}
-        for tab in (bob, di):
-            assert tab.close_codes == [1006] and tab.reconnects == 1 and tab.page.resets == 0
-    finally:
-        for tab in tabs:
-            await tab.close()
-        for user in users:
-            await user.close()
+    expected = await until_stored(cy.user, 90)
+    await until_pages_hold(four_tabs, expected)
+    for tab in (ada, cy):  # unaffected: one socket all along, every row exactly once
+        assert tab.close_codes == [] and tab.reconnects == 0 and tab.page.duplicates() == {}
+    for tab in (bob, di):
+        assert tab.close_codes == [1006] and tab.reconnects == 1 and tab.page.resets == 0
 
 
 async def test_processes_sharing_a_data_folder_share_one_key_one_database_one_order(

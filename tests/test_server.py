@@ -8,15 +8,17 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from websockets.exceptions import ConnectionClosed
 
 from tests.support.backends import start_server
 from tests.support.emulators import require_firebase_extra
-from tests.support.http_user import RemoteUser, collect_rows, rows, say
+from tests.support.http_user import RemoteUser, closed_with, collect_rows, rows, say
 from tests.support.server import ChatServer
+
+pytestmark = pytest.mark.server
 
 
 @pytest.fixture
@@ -26,9 +28,22 @@ def server(tmp_path: Path, backend: dict[str, str]):
     srv.kill()
 
 
-async def test_two_users_chat_live_in_order_once(server: ChatServer) -> None:
-    ada = await RemoteUser(server.base, "ada@example.com").sign_up()
-    bob = await RemoteUser(server.base, "bob@example.com").sign_up()
+@pytest.fixture
+async def ada(server: ChatServer) -> AsyncIterator[RemoteUser]:
+    """A user signed up on the real server (closed after the test, pass or fail)."""
+    user = await RemoteUser(server.base, "ada@example.com").sign_up()
+    yield user
+    await user.close()
+
+
+@pytest.fixture
+async def bob(server: ChatServer) -> AsyncIterator[RemoteUser]:
+    user = await RemoteUser(server.base, "bob@example.com").sign_up()
+    yield user
+    await user.close()
+
+
+async def test_two_users_chat_live_in_order_once(ada: RemoteUser, bob: RemoteUser) -> None:
     async with ada.socket() as a, bob.socket() as b:
         await a.recv()
         await b.recv()
@@ -41,12 +56,9 @@ async def test_two_users_chat_live_in_order_once(server: ChatServer) -> None:
         assert len(got) == 10  # each row once
         assert sorted(t for _, t in got) == sorted([f"ada {i}" for i in range(5)] + [f"bob {i}" for i in range(5)])
     assert [mid for mid, _ in got_a] == [mid for mid, _ in got_b]  # the same order on both sockets
-    await ada.close()
-    await bob.close()
 
 
-async def test_messages_and_accounts_survive_a_restart(server: ChatServer) -> None:
-    ada = await RemoteUser(server.base, "ada@example.com").sign_up()
+async def test_messages_and_accounts_survive_a_restart(server: ChatServer, ada: RemoteUser) -> None:
     async with ada.socket() as a:
         await a.recv()
         for text in ("first", "second"):
@@ -60,45 +72,30 @@ async def test_messages_and_accounts_survive_a_restart(server: ChatServer) -> No
     again = await RemoteUser(server.base, "ada@example.com").log_in()
     async with again.socket(after="00000000000000000-0") as a:
         assert [t for _, t in rows(await a.recv())] == ["first", "second"]
-    await ada.close()
     await again.close()
 
 
-async def test_sigterm_closes_live_sockets_with_1012_and_exits_cleanly(server: ChatServer) -> None:
-    ada = await RemoteUser(server.base, "ada@example.com").sign_up()
+async def test_sigterm_closes_live_sockets_with_1012_and_exits_cleanly(server: ChatServer, ada: RemoteUser) -> None:
     async with ada.socket() as a:
         await a.recv()
         loop = asyncio.get_running_loop()
         stopping = loop.run_in_executor(None, server.stop)
-        with pytest.raises(ConnectionClosed) as closed:
-            async with asyncio.timeout(10):
-                while True:
-                    await a.recv()
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+        code, _ = await closed_with(a, within=10)
+        assert code == 1012
         assert await stopping == 0
-    await ada.close()
 
 
-async def test_refusals_use_1008_so_htmx_stops_retrying(server: ChatServer) -> None:
+async def test_refusals_use_1008_so_htmx_stops_retrying(server: ChatServer, ada: RemoteUser) -> None:
     stranger = RemoteUser(server.base, "nobody@example.com")
     async with stranger.socket() as ws:
-        with pytest.raises(ConnectionClosed) as closed:
-            async with asyncio.timeout(5):
-                while True:
-                    await ws.recv()
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
-    ada = await RemoteUser(server.base, "ada@example.com").sign_up()
+        code, _ = await closed_with(ws, within=5)
+    assert code == 1008
     async with ada.socket(origin="http://evil.example") as ws:
-        with pytest.raises(ConnectionClosed) as closed:
-            async with asyncio.timeout(5):
-                await ws.recv()
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
-    await ada.close()
+        assert await closed_with(ws, within=5) == (1008, "")  # closed before anything is sent
     await stranger.close()
 
 
-async def test_an_oversize_frame_gets_an_error_and_the_socket_stays_usable(server: ChatServer) -> None:
-    ada = await RemoteUser(server.base, "ada@example.com").sign_up()
+async def test_an_oversize_frame_gets_an_error_and_the_socket_stays_usable(ada: RemoteUser) -> None:
     async with ada.socket() as a:
         await a.recv()
         await say(a, "y" * 100_000)  # over CHAT_MAX_FRAME_BYTES (64 KiB)
@@ -109,7 +106,6 @@ async def test_an_oversize_frame_gets_an_error_and_the_socket_stays_usable(serve
         assert "Message too long" in frame
         await say(a, "still here")
         assert [t for _, t in await collect_rows(a, 1)] == ["still here"]
-    await ada.close()
 
 
 async def test_setting_errors_stop_start_up_with_one_sentence(tmp_path: Path) -> None:

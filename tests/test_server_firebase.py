@@ -14,18 +14,18 @@ from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed
 
 from tests.support.emulators import PROJECT_ID, Emulator, require_firebase_extra
 
 require_firebase_extra()
+pytestmark = [pytest.mark.server, pytest.mark.firebase]
 
 import firebase_admin  # noqa: E402
 from firebase_admin import auth as admin_auth  # noqa: E402
 
 from quart_chat import firebase_app  # noqa: E402
 from tests.support.backends import firebase_env, start_server  # noqa: E402
-from tests.support.http_user import CSRF, RemoteUser, say  # noqa: E402
+from tests.support.http_user import RemoteUser, closed_with, csrf_token, say  # noqa: E402
 from tests.support.net import CuttableProxy, free_port  # noqa: E402
 from tests.support.server import ChatServer  # noqa: E402
 
@@ -55,17 +55,6 @@ async def auth_proxy(auth_env: Emulator) -> AsyncIterator[CuttableProxy]:
 
 def serve(tmp_path: Path, env: dict[str, str], **extra: str) -> ChatServer:
     return start_server(tmp_path / "data", env, CHAT_REVOCATION_CHECK_INTERVAL=CHECK_EVERY, **extra)
-
-
-async def closed_with(ws: ClientConnection, within: float) -> tuple[int, str]:
-    """Read until the server closes the socket; its close code and everything it sent last."""
-    frames: list[str] = []
-    with pytest.raises(ConnectionClosed) as closed:
-        async with asyncio.timeout(within):
-            while True:
-                frames.append(str(await ws.recv()))
-    assert closed.value.rcvd is not None, "the server did not close the socket"
-    return closed.value.rcvd.code, "".join(frames[-3:])
 
 
 async def stays_open(ws: ClientConnection, seconds: float) -> None:
@@ -194,9 +183,8 @@ async def test_with_firebase_unreachable_sockets_stay_and_log_out_still_signs_ou
 
             # Log-out cannot revoke at Firebase, but this browser is signed out and its socket closed.
             room = await ada.http.get("/rooms/general")
-            csrf = CSRF.search(room.text)
-            assert room.status_code == 200 and csrf
-            logout = await ada.http.post("/logout", data={"csrf_token": csrf.group(1)})
+            assert room.status_code == 200
+            logout = await ada.http.post("/logout", data={"csrf_token": csrf_token(room.text, "/rooms/general")})
             assert logout.status_code == 303 and logout.headers["location"] == "/login"
             code, _ = await closed_with(a, within=5)
             assert code == 1008

@@ -12,6 +12,7 @@ import pytest
 from tests.support.emulators import require_firebase_extra
 
 require_firebase_extra()
+pytestmark = pytest.mark.firebase
 
 from quart_chat.settings import SettingsError  # noqa: E402
 from quart_chat.store import StoreError  # noqa: E402

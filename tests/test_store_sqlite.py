@@ -8,14 +8,13 @@ import pytest
 
 from quart_chat.store.sqlite import SqliteStore
 from tests.contracts.store_contract import StoreContract
+from tests.support.resources import opened
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "chat.sqlite3")
-    await s.open()
-    yield s
-    await s.close()
+    async with opened(SqliteStore(tmp_path / "chat.sqlite3")) as s:
+        yield s
 
 
 class TestSqliteStore(StoreContract):
@@ -28,26 +27,17 @@ class TestSqliteStore(StoreContract):
 
     async def test_messages_survive_reopening(self, tmp_path: Path) -> None:
         path = tmp_path / "again.sqlite3"
-        first = SqliteStore(path)
-        await first.open()
-        sent = await first.add("r", "u", "x", "kept")
-        await first.close()
-        second = SqliteStore(path)
-        await second.open()
-        try:
+        async with opened(SqliteStore(path)) as first:
+            sent = await first.add("r", "u", "x", "kept")
+        async with opened(SqliteStore(path)) as second:
             assert await second.latest("r", 5) == [sent]
-        finally:
-            await second.close()
 
     async def test_two_connections_to_one_file_share_one_order(self, tmp_path: Path) -> None:
         """Several processes may share the data folder: ids and times stay in one order."""
         import asyncio
 
         path = tmp_path / "shared.sqlite3"
-        a, b = SqliteStore(path), SqliteStore(path)
-        await a.open()
-        await b.open()
-        try:
+        async with opened(SqliteStore(path)) as a, opened(SqliteStore(path)) as b:
             await asyncio.gather(*(s.add("r", "u", "x", f"{i}") for i in range(20) for s in (a, b)))
             stored = await a.latest("r", 100)
             assert len(stored) == 40
@@ -55,9 +45,6 @@ class TestSqliteStore(StoreContract):
             assert [int(m.id) for m in stored] == sorted(int(m.id) for m in stored)
             assert [m.created_at for m in stored] == sorted(m.created_at for m in stored)
             assert stored == await b.latest("r", 100)
-        finally:
-            await a.close()
-            await b.close()
 
     async def test_ping_fails_when_closed(self, store: SqliteStore) -> None:
         from quart_chat.store import StoreError

@@ -19,18 +19,15 @@ import pytest
 
 from tests.support.http_user import RemoteUser
 from tests.support.live_page import Tab, until_pages_hold, until_stored
-from tests.support.redis_server import RedisServer, redis_server_binary
+from tests.support.net import until
+from tests.support.redis_server import RedisServer
 from tests.support.server import ROOT, ChatServer
+
+pytestmark = pytest.mark.server
 
 GRACEFUL = 5.0
 CONNECT = re.compile(r"quart_chat\.web\.live\[(\d+)\]: connect uid=")
 RUNNING = re.compile(r"hypercorn\.error\[(\d+)\]: Running on")
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer(redis_server_binary()) as server:
-        yield server
 
 
 @pytest.fixture
@@ -76,12 +73,6 @@ def running(server: ChatServer) -> list[int]:
     return [int(pid) for pid in RUNNING.findall(server.log())]
 
 
-async def until(check, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.05)
-
-
 async def open_on_worker(server: ChatServer, user: RemoteUser, avoid: int | None) -> tuple[Tab, int]:
     """Open tabs until one lands on a worker other than ``avoid``; returns it and its worker's pid."""
     for _ in range(30):
@@ -99,7 +90,7 @@ async def test_two_workers_share_the_room_survive_a_killed_worker_and_stop_with_
     supervised: ChatServer,
 ) -> None:
     server = supervised
-    await until(lambda: len(set(running(server))) == 2 and len(workers_of(server)) == 2)
+    await until(lambda: len(set(running(server))) == 2 and len(workers_of(server)) == 2, timeout=15)
     # One accept queue per worker (SO_REUSEPORT), so the kernel spreads connections evenly; with one
     # shared queue a busy worker can win every accept of a burst.
     assert len(listening_sockets(server.port)) == 2
@@ -123,7 +114,7 @@ async def test_two_workers_share_the_room_survive_a_killed_worker_and_stop_with_
         # A worker dies: the supervisor starts another; its socket reconnects (same port) and catches up.
         a.fallback = server.base
         os.kill(ada_worker, signal.SIGKILL)
-        await until(lambda: len(running(server)) == 3 and len(workers_of(server)) == 2)
+        await until(lambda: len(running(server)) == 3 and len(workers_of(server)) == 2, timeout=15)
         assert ada_worker not in workers_of(server) and bob_worker in workers_of(server)
         assert f"worker pid={ada_worker} exited with -9; restarting" in server.log()
         await until(lambda: a.reconnects == 1 and a.connected.is_set(), timeout=10)

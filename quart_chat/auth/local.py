@@ -47,6 +47,10 @@ MIGRATIONS = (
     """,
 )
 
+# argon2id with the library's parameters (RFC 9106's low-memory profile). Module-level so the tests can
+# swap in a cheap one: each hash records its own parameters, so a cheap hash still verifies.
+PASSWORD_HASHER = PasswordHasher()
+
 
 def _now_us() -> int:
     return int(datetime.now(UTC).timestamp() * 1_000_000)
@@ -62,7 +66,7 @@ class LocalIdentity(sqlite_db.SqliteFile):
     def __init__(self, path: Path, session_days: int = 5) -> None:
         super().__init__(path)
         self.session_lifetime = timedelta(days=session_days)
-        self._hasher = PasswordHasher()  # argon2id with the library's current parameters
+        self._hasher = PASSWORD_HASHER
         self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
 
     def closed_error(self) -> Exception:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.async_api import Browser, expect
 
 from tests.e2e.conftest import ConsoleWatch
 from tests.e2e.test_chat_in_browser import sign_up
 from tests.support.http_user import RemoteUser, collect_rows, say
 from tests.support.server import ChatServer
+
+pytestmark = pytest.mark.e2e
 
 
 async def test_load_older_pages_back_in_store_order(

@@ -9,9 +9,17 @@ from dataclasses import dataclass, field
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 ROW = re.compile(r'<li class="msg" id="m-([^"]+)"[^>]*>.*?<span class="text">(.*?)</span></li>', re.S)
+
+
+def csrf_token(page: str, where: str) -> str:
+    """The form's CSRF token on ``page``; fails, naming ``where``, if there is none."""
+    match = CSRF.search(page)
+    assert match, f"no csrf_token on {where}"
+    return match.group(1)
 
 
 def rows(frame: str) -> list[tuple[str, str]]:
@@ -31,9 +39,8 @@ class RemoteUser:
 
     async def _form(self, path: str, data: dict[str, str]) -> httpx.Response:
         page = await self.http.get(path)
-        match = CSRF.search(page.text)
-        assert match, f"no csrf_token on {path}: {page.status_code}"
-        return await self.http.post(path, data={**data, "csrf_token": match.group(1)})
+        token = csrf_token(page.text, f"{path}: {page.status_code}")
+        return await self.http.post(path, data={**data, "csrf_token": token})
 
     async def sign_up(self) -> RemoteUser:
         response = await self._form("/signup", {"email": self.email, "password": self.password})
@@ -78,3 +85,15 @@ async def collect_rows(ws: ClientConnection, until: int, timeout: float = 10.0) 
         while len({mid for mid, _ in got}) < until:
             got.extend(rows(await ws.recv()))
     return got
+
+
+async def closed_with(ws: ClientConnection, within: float) -> tuple[int, str]:
+    """Read until the server closes the socket; its close code and everything it sent last."""
+    frames: list[str] = []
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                frames.append(str(await ws.recv()))
+    except ConnectionClosed as closed:
+        assert closed.rcvd is not None, "the server did not close the socket"
+        return closed.rcvd.code, "".join(frames[-3:])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 
 def free_port() -> int:
@@ -14,20 +14,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = "condition") -> None:
+async def until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "the condition") -> None:
+    """Poll ``predicate`` until it holds; fail after ``timeout`` seconds, naming ``what``."""
     deadline = time.monotonic() + timeout
-    while True:
-        if await check():
-            return
+    while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.05)  # the pause between polls
 
 
 class CuttableProxy:

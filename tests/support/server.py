@@ -1,6 +1,7 @@
-"""A real quart-chat server: ``python -m quart_chat`` (Hypercorn) on a free loopback port.
+"""A real quart-chat server: the ``quart-chat`` command (Hypercorn) on a free loopback port.
 
-Started and stopped by process id; its log is kept for the failure message.
+It runs with the suite's cheap password hashing (tests/support/cheap_hashing.py). Started and
+stopped by process id; its log is kept for the failure message.
 """
 
 from __future__ import annotations
@@ -45,9 +46,8 @@ class ChatServer:
             **self.env,
         }
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "quart_chat"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        command = [sys.executable, "-m", "tests.support.cheap_hashing"]  # quart-chat, hashing cheaply
+        self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         return self
 
