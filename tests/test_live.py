@@ -11,6 +11,7 @@ from quart.testing import QuartClient
 from quart_chat.models import Identity
 from quart_chat.web.context import app_services_of
 from tests.conftest import User
+from tests.support.net import until
 from tests.support.ws import Closed
 
 ROW = re.compile(r'<li class="msg" id="m-([^"]+)"[^>]*>.*?<span class="text">(.*?)</span></li>', re.S)
@@ -172,20 +173,22 @@ async def test_no_gap_and_no_duplicate_at_the_history_live_boundary(app: Quart, 
     services = app_services_of(app)
     writer = Identity("w", "writer@example.com")
     stop = asyncio.Event()
+    stored = 0
 
     async def keep_sending() -> int:
-        n = 0
+        nonlocal stored
         async with app.app_context():
             while not stop.is_set():
-                await send_message(services, "general", writer, f"n{n}")
-                n += 1
+                await send_message(services, "general", writer, f"n{stored}")
+                stored += 1
                 await asyncio.sleep(0)
-        return n
+        return stored
 
     sender = asyncio.create_task(keep_sending())
-    await asyncio.sleep(0.05)
+    await until(lambda: stored >= 20, what="rows stored before the socket opens")
     async with ada.socket() as ws:  # after=nothing: everything is "history the page lacks"
-        await asyncio.sleep(0.1)
+        opened_at = stored
+        await until(lambda: stored >= opened_at + 20, what="rows stored while the socket catches up")
         stop.set()
         total = await sender
         got = await frames_until(ws, lambda s: f">n{total - 1}<" in s, timeout=10)

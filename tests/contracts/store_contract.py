@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from quart_chat.models import make_cursor
-from quart_chat.store import MessageStore
+from quart_chat.store import MessageStore, StoreError
 
 
 class StoreContract:
@@ -92,5 +92,9 @@ class StoreContract:
         msg = await store.add("r", "u", "x", text)
         assert (await store.latest("r", 1))[0].text == text == msg.text
 
-    async def test_ping_succeeds_when_open(self, store: MessageStore) -> None:
-        await store.ping()
+    async def test_ping_answers_while_open_and_fails_once_closed(self, store: MessageStore) -> None:
+        """What /healthz relies on: ping answers while the store is reachable, else StoreError."""
+        assert await store.ping() is None
+        await store.close()
+        with pytest.raises(StoreError):
+            await store.ping()
