@@ -14,16 +14,34 @@ import json
 import os
 import uuid
 from pathlib import Path
+from typing import TypedDict
 
 import firebase_admin
 import google.auth.credentials
 from firebase_admin import credentials
 
-from quart_chat.settings import FIREBASE_AUTH_EMULATOR_HOST, FIRESTORE_EMULATOR_HOST, Setting, SettingsError
+from quart_chat.settings import FIREBASE_AUTH_EMULATOR_HOST, FIRESTORE_EMULATOR_HOST, Setting, Settings, SettingsError
 
 # Declared in quart_chat.settings; read here from os.environ, where the Google libraries read them too.
 AUTH_EMULATOR_VAR = FIREBASE_AUTH_EMULATOR_HOST
 FIRESTORE_EMULATOR_VAR = FIRESTORE_EMULATOR_HOST
+
+
+class AdminOptions(TypedDict):
+    """What every firebase-admin App here is made from: the project and its service account."""
+
+    project_id: str | None
+    credentials_path: str | None
+    credentials_json: str | None
+
+
+def admin_options(settings: Settings) -> AdminOptions:
+    """The settings both the identity provider and the store hand to :func:`credential_for`."""
+    return AdminOptions(
+        project_id=settings.firebase_project_id,
+        credentials_path=settings.google_application_credentials,
+        credentials_json=settings.firebase_service_account_json,
+    )
 
 
 class EmulatorCredential(credentials.Base):

@@ -139,10 +139,8 @@ class FirebaseIdentity:
     def from_settings(cls, settings: Settings) -> FirebaseIdentity:
         return cls(
             web_api_key=settings.firebase_web_api_key,
-            project_id=settings.firebase_project_id,
-            credentials_path=settings.google_application_credentials,
-            credentials_json=settings.firebase_service_account_json,
             session_days=settings.session_days,
+            **firebase_app.admin_options(settings),
         )
 
     async def open(self) -> None:

@@ -95,11 +95,7 @@ class FirestoreStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FirestoreStore:
-        return cls(
-            project_id=settings.firebase_project_id,
-            credentials_path=settings.google_application_credentials,
-            credentials_json=settings.firebase_service_account_json,
-        )
+        return cls(**firebase_app.admin_options(settings))
 
     async def open(self) -> None:
         self._app = firebase_app.new_app("store", self._credential, self.project_id, self.timeout)
