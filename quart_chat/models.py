@@ -57,3 +57,19 @@ class Identity:
     @property
     def display_name(self) -> str:
         return self.email
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """How a person appears to others: never their email (only its owner ever sees that).
+
+    ``handle`` is unique in any letter case and is what tells two people of one name apart;
+    ``colour`` is a key of :data:`quart_chat.people.PALETTE`; ``time_zone`` an IANA name.
+    """
+
+    uid: str
+    handle: str
+    display_name: str
+    colour: str
+    time_zone: str
+    joined: datetime  # UTC

@@ -15,6 +15,7 @@ from quart_chat.close_codes import Close
 from quart_chat.connections import Connections
 from quart_chat.hub import Hub
 from quart_chat.metrics import Metrics, TimedStore
+from quart_chat.profiles import ProfileStore
 from quart_chat.rendering import Renderer
 from quart_chat.settings import Settings, SettingsError
 from quart_chat.store import MessageStore
@@ -26,6 +27,7 @@ class Services:
     identity: IdentityProvider
     store: MessageStore
     hub: Hub
+    profiles: ProfileStore
     metrics: Metrics = field(default_factory=Metrics)
     # The live partials need the package's templates, not the app: the message path runs without one.
     renderer: Renderer = field(default_factory=Renderer)
@@ -41,8 +43,13 @@ class Services:
             return
         await self.store.open()
         try:
-            await self.identity.open()
-            await self.hub.start()
+            await self.profiles.open()
+            try:
+                await self.identity.open()
+                await self.hub.start()
+            except BaseException:
+                await self.profiles.close()
+                raise
         except BaseException:
             await self.store.close()
             raise
@@ -63,7 +70,10 @@ class Services:
             try:
                 await self.identity.close()
             finally:
-                await self.store.close()
+                try:
+                    await self.profiles.close()
+                finally:
+                    await self.store.close()
 
 
 FIREBASE_EXTRA = "{choice} needs the firebase extra: pip install 'quart-chat[firebase]'."
@@ -104,6 +114,13 @@ def build_store(settings: Settings) -> MessageStore:
     return SqliteStore(settings.data_dir / "chat.sqlite3")
 
 
+def build_profiles(settings: Settings) -> ProfileStore:
+    """Profiles live where the messages do: one choice (CHAT_STORE) for all chat data."""
+    from quart_chat.profiles.sqlite import SqliteProfiles
+
+    return SqliteProfiles(settings.data_dir / "people.sqlite3")
+
+
 def build_hub(settings: Settings) -> Hub:
     if settings.hub == "redis":
         with _extra("CHAT_HUB=redis", REDIS_EXTRA):
@@ -117,4 +134,6 @@ def build_hub(settings: Settings) -> Hub:
 def build_services(settings: Settings) -> Services:
     metrics = Metrics()
     store = TimedStore(build_store(settings), metrics)
-    return Services(settings, build_identity(settings), store, build_hub(settings), metrics)
+    return Services(
+        settings, build_identity(settings), store, build_hub(settings), build_profiles(settings), metrics
+    )
