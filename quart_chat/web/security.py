@@ -17,8 +17,9 @@ from quart import Quart, Response, current_app, g, has_websocket_context, redire
 from quart.typing import ResponseReturnValue
 from quart.wrappers import BaseRequestWebsocket
 
+from quart_chat import people
 from quart_chat.auth import AuthUnavailable
-from quart_chat.models import Identity
+from quart_chat.models import Identity, Profile
 from quart_chat.web.context import app_services
 
 CSRF_KEY = "csrf"
@@ -128,13 +129,29 @@ def login_required(view: View) -> View:
 
     @wraps(view)
     async def signed_in_view(*args: object, **kwargs: object) -> ResponseReturnValue:
-        if await current_identity() is None:
+        identity = await current_identity()
+        if identity is None:
             room = (request.view_args or {}).get("room")
             back = url_for("chat.room", room=room) if room else request.path
             return redirect(url_for("auth.login_form", next=back), 303)
+        g.profile = await profile_of(identity)
         return await view(*args, **kwargs)
 
     return signed_in_view
+
+
+async def profile_of(identity: Identity) -> Profile:
+    """The signed-in person's profile, made on first use (an account from before profiles existed,
+    or a Firebase user seen here first) with the part of the email before the @ as its name."""
+    return await app_services().profiles.ensure(identity.uid, people.name_from_email(identity.email))
+
+
+def current_profile() -> Profile:
+    """The signed-in user's profile in a ``@login_required`` view: their name, handle, colour, zone."""
+    profile = g.get("profile")
+    if not isinstance(profile, Profile):
+        raise RuntimeError("current_profile() is for views marked @login_required")
+    return profile
 
 
 def current_user() -> Identity:
