@@ -116,6 +116,10 @@ def build_store(settings: Settings) -> MessageStore:
 
 def build_profiles(settings: Settings) -> ProfileStore:
     """Profiles live where the messages do: one choice (CHAT_STORE) for all chat data."""
+    if settings.store == "firestore":
+        with _extra("CHAT_STORE=firestore"):
+            from quart_chat.profiles.firestore import FirestoreProfiles
+        return FirestoreProfiles.from_settings(settings)
     from quart_chat.profiles.sqlite import SqliteProfiles
 
     return SqliteProfiles(settings.data_dir / "people.sqlite3")
