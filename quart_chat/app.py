@@ -10,7 +10,7 @@ from quart import Quart
 from quart_chat import secret_key
 from quart_chat.services import Services, build_services
 from quart_chat.settings import Settings
-from quart_chat.web import auth_views, chat_views, live, ops_views, routing, security
+from quart_chat.web import auth_views, chat_views, live, ops_views, people_views, routing, security
 from quart_chat.web.context import EXTENSION_KEY
 
 
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(chat_views.bp)
     app.register_blueprint(live.bp)
     app.register_blueprint(ops_views.bp)
+    app.register_blueprint(people_views.bp)  # also the app's ProfileError -> 503 page
     if settings.trusted_proxies:
         # Behind Beanstalk's nginx/ALB: take scheme and client address from them alone.
         app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]

@@ -30,7 +30,8 @@ async def test_sign_up_signs_in_and_redirects_to_the_chat(client: QuartClient) -
     )
     assert response.status_code == 303 and response.location == "/rooms/general"
     page = await (await client.get("/rooms/general")).get_data(as_text=True)
-    assert "ada@example.com" in page
+    # The top bar names the person (from the email's local part, no name given), never the email.
+    assert re.search(r'id="whoami"[^>]*>Ada</a>', page) and "example.com" not in page.lower()
 
 
 async def test_session_cookie_is_httponly_and_samesite(client: QuartClient) -> None:
@@ -148,7 +149,8 @@ async def test_room_page_shows_composer_history_and_who_is_signed_in(ada: User) 
     page = await ada.room_page()
     assert 'hx-ws:connect="/rooms/general/ws?after=' in page
     assert 'id="composer"' in page and "hx-ws:send" in page
-    assert "Signed in as" in page and "ada@example.com" in page
+    assert "Signed in as" in page and re.search(r'<a id="whoami" href="/settings">ada</a>', page)
+    assert "ada@example.com" not in page
     assert "Times in UTC" in page
 
 

@@ -1,7 +1,9 @@
 """Sign-up, log-in and log-out: plain forms that work without JavaScript.
 
 Success redirects (303) to the chat; failure re-renders the form with the
-error and a 4xx status, keeping the email but never the password.
+error and a 4xx status, keeping the email (and display name) but never the password.
+Sign-up also takes a display name, checked before the identity provider is asked, so a
+bad one makes no account; the person's profile is made before the redirect.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from typing import Literal
 from quart import Blueprint, current_app, redirect, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
 
+from quart_chat import people
 from quart_chat.auth import AuthError, AuthUnavailable, IdentityProvider
 from quart_chat.close_codes import Close
 from quart_chat.web.context import app_services
-from quart_chat.web.security import TOKEN_KEY, csrf_ok, current_identity
+from quart_chat.web.security import TOKEN_KEY, csrf_ok, current_identity, profile_of
 
 bp = Blueprint("auth", __name__)
 
@@ -24,8 +27,13 @@ FORM_EXPIRED = "This form expired. Please try again."
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths to rooms; anything else goes to the default room."""
-    if target and target.startswith("/rooms/") and "//" not in target and "\\" not in target:
+    """Only same-site paths to rooms, settings and people's cards; anything else goes to the default room."""
+    if (
+        target
+        and (target.startswith(("/rooms/", "/people/")) or target == "/settings")
+        and "//" not in target
+        and "\\" not in target
+    ):
         return target
     return url_for("chat.room", room="general")
 
@@ -60,22 +68,29 @@ async def _submit(template: str, action: Literal["signup", "login"]) -> Response
     email = form.get("email", "").strip()
     password = form.get("password", "")
     next_url = form.get("next")
+    raw_name = form.get("display_name", "")
+    kept = {"email": email, "next": next_url, "display_name": raw_name}
     if not csrf_ok(form.get("csrf_token")):
-        return await _form(template, status=400, error=FORM_EXPIRED, email=email, next=next_url)
+        return await _form(template, status=400, error=FORM_EXPIRED, **kept)
     if not email or not password:
-        return await _form(
-            template, status=400, error="Enter your email and a password.", email=email, next=next_url
-        )
+        return await _form(template, status=400, error="Enter your email and a password.", **kept)
     if len(email) > MAX_EMAIL or "@" not in email or len(password) > MAX_PASSWORD:
-        return await _form(template, status=400, error="Enter a valid email address.", email=email, next=next_url)
-    identity = app_services().identity
+        return await _form(template, status=400, error="Enter a valid email address.", **kept)
+    display_name = ""
+    if action == "signup":
+        try:  # before the provider is asked: a bad name makes no account
+            display_name = people.clean_display_name(raw_name) if raw_name.strip() else people.name_from_email(email)
+        except people.PersonError as exc:
+            return await _form(template, status=400, error=exc.message, field=exc.field, **kept)
+    services = app_services()
+    identity = services.identity
     try:
         if action == "signup":
             signed = await identity.sign_up(email, password)
         else:
             signed = await identity.sign_in(email, password)
     except AuthError as exc:
-        return await _form(template, status=exc.status, error=exc.message, email=email, next=next_url, field=exc.field)
+        return await _form(template, status=exc.status, error=exc.message, field=exc.field, **kept)
     old = session.get(TOKEN_KEY)
     if isinstance(old, str) and old:
         await _sign_out(identity, old)
@@ -83,6 +98,13 @@ async def _submit(template: str, action: Literal["signup", "login"]) -> Response
     session[TOKEN_KEY] = signed.token
     session.permanent = True
     current_app.logger.info("%s uid=%s", "signed up" if action == "signup" else "signed in", signed.identity.uid)
+    # The profile exists before the first page: named as asked at sign-up; an account from before
+    # profiles (or a Firebase user first seen here) is named from its email, as @login_required would.
+    # A ProfileError here is the app's 503 page; the session stands, and the next page makes the profile.
+    if action == "signup":
+        await services.profiles.ensure(signed.identity.uid, display_name)
+    else:
+        await profile_of(signed.identity)
     return redirect(_safe_next(next_url), 303)
 
 
