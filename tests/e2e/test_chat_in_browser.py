@@ -81,7 +81,7 @@ async def test_two_users_chat_live_and_a_cut_page_catches_up_once(
 
     await sign_up(ada, server.base, "ada@example.com")
     await sign_up(bob, server.base, "bob@example.com")
-    await expect(ada.locator("#whoami")).to_have_text("ada@example.com")
+    await expect(ada.locator("#whoami")).to_have_text("ada")  # the display name (from the email), never the email
 
     # Both ways, without reloading.
     await say(ada, "Hello, world!")
