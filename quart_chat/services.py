@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from quart_chat import people
 from quart_chat.auth import IdentityProvider
 from quart_chat.close_codes import Close
 from quart_chat.connections import Connections
@@ -46,6 +47,7 @@ class Services:
             await self.profiles.open()
             try:
                 await self.identity.open()
+                await name_existing_accounts(self.identity, self.profiles)
                 await self.hub.start()
             except BaseException:
                 await self.profiles.close()
@@ -74,6 +76,23 @@ class Services:
                     await self.profiles.close()
                 finally:
                     await self.store.close()
+
+
+async def name_existing_accounts(identity: IdentityProvider, profiles: ProfileStore) -> None:
+    """The SQLite stack's migration to profiles: every local account without one gets one at start-up,
+    named from its email's local part (oldest accounts first, so they keep the plain handles).
+
+    Idempotent and safe with several processes (``ensure`` makes a profile once). A provider that
+    cannot list its accounts (Firebase) names each person on first sign-in instead.
+    """
+    list_accounts = getattr(identity, "accounts", None)
+    if list_accounts is None:
+        return
+    accounts = await list_accounts()
+    named = await profiles.get_many(a.uid for a in accounts)
+    for account in accounts:
+        if account.uid not in named:
+            await profiles.ensure(account.uid, people.name_from_email(account.email))
 
 
 FIREBASE_EXTRA = "{choice} needs the firebase extra: pip install 'quart-chat[firebase]'."

@@ -97,6 +97,21 @@ async def test_log_in_makes_the_profile_of_an_account_from_before_profiles(app: 
     assert made is not None and made.display_name == "old"
 
 
+async def test_local_accounts_from_before_profiles_are_named_at_start_up(settings) -> None:
+    """The SQLite stack's migration: accounts made before profiles get theirs when the app starts."""
+    from quart_chat.app import create_app
+
+    before = create_app(settings)
+    async with before.test_app():
+        identity = app_services_of(before).identity
+        old = [(await identity.sign_up(email, "secret1")).identity for email in ("ada@example.com", "ada@example.org")]
+        assert await app_services_of(before).profiles.get_many(i.uid for i in old) == {}
+    after = create_app(settings)
+    async with after.test_app():
+        named = await app_services_of(after).profiles.get_many(i.uid for i in old)
+    assert [(named[i.uid].display_name, named[i.uid].handle) for i in old] == [("ada", "ada"), ("ada", "ada-2")]
+
+
 async def test_a_visitor_comes_back_to_settings_after_logging_in(app: Quart, ada: User) -> None:
     client = make_client(app)
     response = await client.get("/settings")

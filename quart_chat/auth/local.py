@@ -125,6 +125,11 @@ class LocalIdentity(sqlite_db.SqliteFile):
             row = await cur.fetchone()
         return Identity(row[0], row[1]) if row else None
 
+    async def accounts(self) -> list[Identity]:
+        """Every account, oldest first: to name the accounts made before profiles existed (see services)."""
+        rows = await self.db.execute_fetchall("SELECT uid, email FROM accounts ORDER BY created_us, uid")
+        return [Identity(uid, email) for uid, email in rows]
+
     async def sign_out(self, token: str) -> None:
         await self.db.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
         await self.db.execute("DELETE FROM sessions WHERE expires_us <= ?", (_now_us(),))
