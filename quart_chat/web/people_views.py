@@ -103,7 +103,7 @@ async def card(handle: str) -> ResponseReturnValue:
         return redirect(url_for("people.card", handle=handle.lower()), 308)
     person = await app_services().profiles.by_handle(handle)
     if person is None:
-        return await _error_page("No such person", f"Nobody here has the handle @{handle}.", 404)
+        return await _error_page("No such person", f"Nobody here has the handle @{handle[:40]}.", 404)
     viewer = current_profile()
     joined = person.joined.astimezone(ZoneInfo(viewer.time_zone))
     return await render_template(
