@@ -2,7 +2,8 @@
 
 Other instances get ``{"i", "room", "id", "cursor", "html"}`` for a row, or
 ``{"i", "room", "resync": 1, "since"}`` for "I could not publish this room from ``since`` on",
-or ``{"i", "room", "signal": {str: str}}`` for a small room event (presence, typing), and skip their own echo by the instance id ``i``. ``stored_at`` does not travel: the
+or ``{"i", "room", "signal": {str: str}}`` for a small room event (presence, typing), and skip
+their own echo by the instance id ``i``. ``stored_at`` does not travel: the
 send-to-deliver histogram measures the sender's own sockets only. A payload that does not
 parse, names another room than its channel, or carries a non-string where a string belongs
 is :class:`Malformed` and is dropped, never delivered.

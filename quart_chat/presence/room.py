@@ -152,9 +152,8 @@ class RoomPresence:
                 self._mark(TYPING, room)
             else:
                 self._wake.set()  # its expiry moved
-        elif kind == TYPING_STOP and data.get("uid"):
-            if self.typists.stopped(room, data["uid"]):
-                self._mark(TYPING, room)
+        elif kind == TYPING_STOP and data.get("uid") and self.typists.stopped(room, data["uid"]):
+            self._mark(TYPING, room)
 
     def _mark(self, kind: str, room: str) -> None:
         self._dirty[(kind, room)] = None
