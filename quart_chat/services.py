@@ -16,6 +16,9 @@ from quart_chat.close_codes import Close
 from quart_chat.connections import Connections
 from quart_chat.hub import Hub
 from quart_chat.metrics import Metrics, TimedStore
+from quart_chat.presence import PresenceTracker
+from quart_chat.presence.memory import MemoryPresence
+from quart_chat.presence.room import RoomPresence
 from quart_chat.profiles import ProfileStore
 from quart_chat.rendering import Renderer
 from quart_chat.settings import Settings, SettingsError
@@ -33,10 +36,14 @@ class Services:
     # The live partials need the package's templates, not the app: the message path runs without one.
     renderer: Renderer = field(default_factory=Renderer)
     connections: Connections = field(default_factory=Connections)
+    # Who is here and who is typing, over the hub's signals; memory unless built with a Redis tracker.
+    presence: RoomPresence = None  # type: ignore[assignment]  # None: a memory one, made in __post_init__
     is_open: bool = False
 
     def __post_init__(self) -> None:
         self.metrics.track_connections(lambda: len(self.connections))
+        if self.presence is None:
+            self.presence = RoomPresence(MemoryPresence(), self.hub, self.profiles, self.renderer)
 
     async def open(self) -> None:
         """Open everything (once: ``python -m quart_chat`` opens before serving, the app's lifespan again)."""
@@ -49,6 +56,7 @@ class Services:
                 await self.identity.open()
                 await name_existing_accounts(self.identity, self.profiles)
                 await self.hub.start()
+                await self.presence.start()
             except BaseException:
                 await self.profiles.close()
                 raise
@@ -67,7 +75,10 @@ class Services:
             return
         self.is_open = False
         try:
-            await self.hub.stop()
+            try:
+                await self.presence.stop()  # before the hub: its last leaves still signal
+            finally:
+                await self.hub.stop()
         finally:
             try:
                 await self.identity.close()
@@ -154,9 +165,22 @@ def build_hub(settings: Settings) -> Hub:
     return MemoryHub(queue_size=settings.queue_size)
 
 
+def build_presence_tracker(settings: Settings, hub: Hub) -> PresenceTracker:
+    """Presence lives where the fan-out does: in Redis with the Redis hub, else in this process."""
+    if settings.hub == "redis":
+        from quart_chat.hub.redis import RedisHub
+        from quart_chat.presence.redis import RedisPresence
+
+        assert isinstance(hub, RedisHub)
+        return RedisPresence(settings.redis_url, hub.instance_id)
+    return MemoryPresence()
+
+
 def build_services(settings: Settings) -> Services:
     metrics = Metrics()
     store = TimedStore(build_store(settings), metrics)
+    hub, profiles, renderer = build_hub(settings), build_profiles(settings), Renderer()
+    presence = RoomPresence(build_presence_tracker(settings, hub), hub, profiles, renderer)
     return Services(
-        settings, build_identity(settings), store, build_hub(settings), build_profiles(settings), metrics
+        settings, build_identity(settings), store, hub, profiles, metrics, renderer, presence=presence
     )

@@ -27,6 +27,12 @@ class FrameError(ValueError):
 class ChatFrame:
     text: str  # stripped; may be empty (an empty send is ignored, not an error)
     client_id: str | None = None  # the composer's one-time id; None from a client that sends none
+    # A typing notice from the composer's field, never stored or broadcast as a row: TYPING, or
+    # STOPPED when the draft is empty again; None for a message.
+    notice: str | None = None
+
+
+TYPING, STOPPED = "typing", "stopped"
 
 
 def parse_frame(raw: str | bytes, max_chars: int, max_bytes: int | None = None) -> ChatFrame:
@@ -44,6 +50,11 @@ def parse_frame(raw: str | bytes, max_chars: int, max_bytes: int | None = None) 
         raise FrameError("That message could not be read (not JSON).") from None
     if not isinstance(data, dict):
         raise FrameError("That message could not be read (not a form).")
+    if data.get("typing"):
+        # The field sends the whole form; the draft is not read (an empty one means "stopped").
+        draft = data.get("message")
+        notice = TYPING if isinstance(draft, str) and draft.strip() else STOPPED
+        return ChatFrame("", clean_client_id(data.get("client_id")), notice)
     text = data.get("message", "")
     if isinstance(text, list):  # a repeated field; never sent by our form
         raise FrameError("That message could not be read (more than one message field).")

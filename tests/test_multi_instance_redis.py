@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import re
 import sqlite3
 import stat
 from collections.abc import AsyncIterator, Iterator
@@ -236,6 +238,41 @@ async def test_processes_sharing_a_data_folder_share_one_key_one_database_one_or
         assert [str(mid) for mid, _ in rows] == order_one  # the pages' order is the ids' order
         times = [created for _, created in rows]
         assert all(a < b for a, b in itertools.pairwise(times))  # and server time agrees
+    finally:
+        await ada.close()
+        await bob.close()
+
+
+PARTIAL = re.compile(r'<hx-partial hx-target="#(presence|typing)"[^>]*>(.*?)</hx-partial>', re.S)
+
+
+async def until_room_state(ws, target: str, holds, timeout: float = 10.0) -> str:
+    """Read frames until the latest #presence or #typing content sent satisfies ``holds``."""
+    latest = None
+    async with asyncio.timeout(timeout):
+        while latest is None or not holds(latest):
+            for kind, html in PARTIAL.findall(str(await ws.recv())):
+                if kind == target:
+                    latest = html
+    return latest
+
+
+async def test_presence_and_typing_cross_instances(instances: tuple[ChatServer, ChatServer]) -> None:
+    one, two = instances
+    ada = await RemoteUser(one.base, "ada@example.com").sign_up()
+    bob = await RemoteUser(two.base, "bob@example.com").sign_up()
+    try:
+        for user in (ada, bob):
+            assert (await user.http.get("/rooms/general")).status_code == 200  # makes the profile
+        async with ada.socket() as a:
+            async with bob.socket() as b:
+                await until_room_state(a, "presence", lambda h: "/people/ada" in h and "/people/bob" in h)
+                await b.send(json.dumps({"message": "Hi A", "typing": "1", "headers": {}}))
+                shown = await until_room_state(a, "typing", lambda h: "bob is typing…" in h)
+                assert "@example.com" not in shown
+                await say(b, "Hi Ada")
+                await until_room_state(a, "typing", lambda h: "is typing" not in h)  # cleared on send
+            await until_room_state(a, "presence", lambda h: "/people/bob" not in h)  # bob's tab closed
     finally:
         await ada.close()
         await bob.close()

@@ -7,6 +7,7 @@ instances). Both deliver into the same bounded per-connection
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -25,6 +26,10 @@ class Broadcast:
     stored_at: float = 0.0  # time.time() when stored: for the send-to-deliver histogram
 
 
+# A small room-scoped event (presence changed, someone is typing): strings only, never stored.
+SignalHandler = Callable[[str, dict[str, str]], None]
+
+
 class Hub(Protocol):
     async def start(self) -> None: ...
 
@@ -41,4 +46,22 @@ class Hub(Protocol):
     @property
     def healthy(self) -> bool:
         """False while broadcasts may be missed (e.g. Redis is unreachable)."""
+        ...
+
+    async def signal(self, room: str, data: dict[str, str]) -> None:
+        """Tell every instance serving ``room`` (this one at once, the others through the bus) a small event.
+
+        Another instance hears it while it has sockets in the room: those are the ones that render.
+
+        Fire-and-forget: a signal lost while the bus is down is not replayed (presence heals on
+        its refresh timer, typing expires by itself).
+        """
+        ...
+
+    def on_signal(self, handler: SignalHandler) -> None:
+        """Call ``handler(room, data)`` in this instance for every signal, its own included."""
+        ...
+
+    def offer_room(self, room: str, html: str) -> None:
+        """Offer a direct fragment to this instance's subscribers of ``room`` (never waits)."""
         ...

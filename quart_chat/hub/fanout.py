@@ -165,8 +165,9 @@ class LocalFanout:
         for sub in self.subscriptions():
             sub.offer(item)
 
-    def offer_room(self, room: str, item: Resync) -> None:
-        """Give a marker to every local subscriber of one room (another instance missed rows there)."""
+    def offer_room(self, room: str, item: Resync | str) -> None:
+        """Give a marker (another instance missed rows there) or a direct fragment (presence,
+        typing) to every local subscriber of one room."""
         for sub in tuple(self._rooms.get(room, ())):
             sub.offer(item)
 

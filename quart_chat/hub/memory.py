@@ -6,16 +6,20 @@ instances use the Redis hub.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from quart_chat.hub import Broadcast
+from quart_chat.hub import Broadcast, SignalHandler
 from quart_chat.hub.fanout import LocalFanout, Subscription
+
+log = logging.getLogger(__name__)
 
 
 class MemoryHub:
     def __init__(self, queue_size: int = 256) -> None:
         self.fanout = LocalFanout(queue_size)
+        self._handlers: list[SignalHandler] = []
 
     async def start(self) -> None:
         return None
@@ -37,3 +41,16 @@ class MemoryHub:
     @property
     def healthy(self) -> bool:
         return True
+
+    async def signal(self, room: str, data: dict[str, str]) -> None:
+        for handler in tuple(self._handlers):
+            try:
+                handler(room, dict(data))
+            except Exception:
+                log.exception("memory hub: a signal handler failed (room %r)", room)
+
+    def on_signal(self, handler: SignalHandler) -> None:
+        self._handlers.append(handler)
+
+    def offer_room(self, room: str, html: str) -> None:
+        self.fanout.offer_room(room, html)

@@ -25,7 +25,10 @@ PUBLISH_BATCH = 500  # PUBLISHes pipelined in one write
 
 
 class Outbox:
-    """Rows for Redis, oldest first: (room, cursor, payload); the cursor says what is missed if it is lost."""
+    """Rows for Redis, oldest first: (room, cursor, payload); the cursor says what is missed if it is lost.
+
+    Signals travel here too, in order with the rows, with an empty cursor: a lost one is not a missed row.
+    """
 
     def __init__(self, maxsize: int = OUTBOX_MAX) -> None:
         self.maxsize = maxsize
@@ -55,7 +58,7 @@ class Outbox:
 
     def unsent(self) -> list[tuple[str, str]]:
         """Empty the queue (the link broke); the (room, cursor) of every row that never left, in order."""
-        lost = [(room, cursor) for room, cursor, _ in self._items]
+        lost = [(room, cursor) for room, cursor, _ in self._items if cursor]  # signals (no cursor) are not rows
         self._items.clear()
         self._empty.set()
         return lost

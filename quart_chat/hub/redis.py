@@ -34,14 +34,23 @@ from typing import Any
 
 from redis.asyncio.connection import AbstractConnection
 
-from quart_chat.hub import Broadcast
+from quart_chat.hub import Broadcast, SignalHandler
 from quart_chat.hub.backoff import BACKOFF_MAX, BACKOFF_MIN, Backoff
 from quart_chat.hub.confirmations import Confirmations, settled
 from quart_chat.hub.fanout import GAP, LocalFanout, Subscription
 from quart_chat.hub.link import CONNECT_TIMEOUT, LINK_ERRORS, PING_INTERVAL, Link, read_forever, redact
 from quart_chat.hub.missed import MissedRooms
 from quart_chat.hub.outbox import OUTBOX_MAX, Outbox, publish_forever
-from quart_chat.hub.wire import Malformed, channel_for, decode, encode_resync, encode_row, room_of
+from quart_chat.hub.wire import (
+    Malformed,
+    Signal,
+    channel_for,
+    decode,
+    encode_resync,
+    encode_row,
+    encode_signal,
+    room_of,
+)
 
 __all__ = ["RedisHub", "redact"]
 
@@ -76,6 +85,8 @@ class RedisHub:
         self.confirmations = Confirmations()
         self.reconnects = 0
         self.dropped_malformed = 0
+        self.dropped_signals = 0
+        self._handlers: list[SignalHandler] = []
         self._healthy = False
         self._task: asyncio.Task[None] | None = None
         self._conn: AbstractConnection | None = None  # the pub/sub connection while healthy
@@ -120,6 +131,31 @@ class RedisHub:
             self._lose("outbox full")
             return
         self.outbox.put(broadcast.room, broadcast.cursor, encode_row(self.instance_id, broadcast))
+
+    async def signal(self, room: str, data: dict[str, str]) -> None:
+        """Handle here at once, then queue for the others, in order with the rows; dropped while down.
+
+        A signal is not a row: nothing is missed or resynced for it. Presence heals on its refresh
+        timer and typing expires by itself, so a lost one costs a few seconds of staleness.
+        """
+        self._handle(room, data)
+        if not self._healthy or self.outbox.full:
+            self.dropped_signals += 1
+            return
+        self.outbox.put(room, "", encode_signal(self.instance_id, room, data))
+
+    def on_signal(self, handler: SignalHandler) -> None:
+        self._handlers.append(handler)
+
+    def offer_room(self, room: str, html: str) -> None:
+        self.fanout.offer_room(room, html)
+
+    def _handle(self, room: str, data: dict[str, str]) -> None:
+        for handler in tuple(self._handlers):
+            try:
+                handler(room, dict(data))
+            except Exception:
+                log.exception("Redis hub: a signal handler failed (room %r)", room)
 
     @asynccontextmanager
     async def subscribe(self, room: str) -> AsyncIterator[Subscription]:
@@ -259,5 +295,7 @@ class RedisHub:
             return  # our own row: already delivered locally
         if isinstance(item, Broadcast):
             self.fanout.deliver(item)
+        elif isinstance(item, Signal):
+            self._handle(item.room, item.data)
         else:
             self.fanout.offer_room(room, item)

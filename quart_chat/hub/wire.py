@@ -2,7 +2,8 @@
 
 Other instances get ``{"i", "room", "id", "cursor", "html"}`` for a row, or
 ``{"i", "room", "resync": 1, "since"}`` for "I could not publish this room from ``since`` on",
-and skip their own echo by the instance id ``i``. ``stored_at`` does not travel: the
+or ``{"i", "room", "signal": {str: str}}`` for a small room event (presence, typing), and skip
+their own echo by the instance id ``i``. ``stored_at`` does not travel: the
 send-to-deliver histogram measures the sender's own sockets only. A payload that does not
 parse, names another room than its channel, or carries a non-string where a string belongs
 is :class:`Malformed` and is dropped, never delivered.
@@ -11,6 +12,7 @@ is :class:`Malformed` and is dropped, never delivered.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from quart_chat.hub import Broadcast
@@ -21,6 +23,14 @@ CHANNEL_PREFIX = "quart-chat:room:"
 
 class Malformed(ValueError):
     """A pub/sub payload this hub did not write and will not deliver."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A room event from another instance, for the hub's signal handlers (never a socket's queue)."""
+
+    room: str
+    data: dict[str, str]
 
 
 def channel_for(room: str) -> str:
@@ -48,7 +58,11 @@ def encode_resync(origin: str, room: str, since: str) -> bytes:
     return _dumps({"i": origin, "room": room, "resync": 1, "since": since})
 
 
-def decode(room: str, data: bytes, own: str) -> Broadcast | Resync | None:
+def encode_signal(origin: str, room: str, data: dict[str, str]) -> bytes:
+    return _dumps({"i": origin, "room": room, "signal": data})
+
+
+def decode(room: str, data: bytes, own: str) -> Broadcast | Resync | Signal | None:
     """What a message on ``room``'s channel asks for; None for ``own`` echo (already delivered locally)."""
     try:
         msg = json.loads(data)
@@ -56,6 +70,13 @@ def decode(room: str, data: bytes, own: str) -> Broadcast | Resync | None:
             raise ValueError("room does not match the channel")
         if msg["i"] == own:
             return None
+        if "signal" in msg:
+            signal = msg["signal"]
+            if not isinstance(signal, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in signal.items()
+            ):
+                raise TypeError("a signal is an object of strings")
+            return Signal(room, signal)
         if msg.get("resync"):
             since = msg.get("since")
             if since is not None and not isinstance(since, str):

@@ -76,6 +76,7 @@ async def room(room: str) -> ResponseReturnValue:
         ws_path=f"/rooms/{room}/ws?" + urlencode({"after": messages[-1].cursor if messages else ZERO_CURSOR}),
         max_chars=services.settings.max_message_chars,
         client_id=new_client_id(),  # the composer's one-time id: a re-sent form lands once
+        presence=await services.presence.at_load(room),  # who is here now; the socket keeps it live
     )
 
 
@@ -104,6 +105,7 @@ async def my_style() -> ResponseReturnValue:
         body = (
             f'.msg[data-author="{uid}"]{{background:var(--mine-bg);border-color:var(--mine-border)}}\n'
             f'.msg[data-author="{uid}"] .author::after{{content:" (you)";color:var(--muted)}}\n'
+            f'#typing [data-uid="{uid}"]{{display:none}}\n'  # rendered once per room; not shown to the typer
         )
     response = Response(body, mimetype="text/css")
     response.headers["Cache-Control"] = "private, no-store"

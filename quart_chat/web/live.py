@@ -33,9 +33,9 @@ from quart_chat.ratelimit import TokenBucket
 from quart_chat.rendering import ZERO_CURSOR, new_client_id
 from quart_chat.services import Services
 from quart_chat.store import StoreError
-from quart_chat.validation import FrameError, is_room_name, parse_frame
+from quart_chat.validation import TYPING, FrameError, is_room_name, parse_frame
 from quart_chat.web.context import app_services
-from quart_chat.web.security import TOKEN_KEY, csrf_token, current_identity, origin_allowed
+from quart_chat.web.security import TOKEN_KEY, csrf_token, current_identity, origin_allowed, profile_of
 
 bp = Blueprint("live", __name__)
 log = logging.getLogger(__name__)
@@ -123,9 +123,15 @@ class LiveConnection:
 
     async def run(self) -> None:
         log.info("connect uid=%s room=%s", self.me.uid, self.room)
+        presence = self.services.presence
+        try:
+            await profile_of(self.me)  # the name others see in "here now" and "is typing…"
+        except Exception:
+            log.warning("profile unavailable at connect uid=%s", self.me.uid, exc_info=True)
         async with self.services.hub.subscribe(self.room) as sub:
             self.subscription = sub
             self.services.connections.add(self)
+            presence.join(self.room, self.me.uid, sub)  # after the subscription: this tab hears the update too
             writer = asyncio.create_task(self._write(sub))
             reader = asyncio.create_task(self._read(sub))
             try:
@@ -137,6 +143,7 @@ class LiveConnection:
                 # Synchronous clean-up first: Quart cancels this task when the client's close
                 # arrives, and a second cancellation may land on the await below.
                 self.services.connections.discard(self)
+                presence.leave(self.room, self.me.uid)  # synchronous; the tracker is written in a task
                 log.info("disconnect uid=%s room=%s", self.me.uid, self.room)
                 for task in (writer, reader):
                     task.cancel()
@@ -218,6 +225,11 @@ class LiveConnection:
     async def _read(self, sub: Subscription) -> None:
         settings, renderer, metrics = self.settings, self.services.renderer, self.services.metrics
         bucket = TokenBucket(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        # Typing notices get a bucket of their own, as strict as messages', so typing never costs a
+        # message; a flood is dropped quietly (the composer throttles; only a script floods).
+        typing_bucket = TokenBucket(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        presence = self.services.presence
+        used_client_id: str | None = None  # the composer last sent: a late notice from it is stale
         while True:
             raw = await websocket.receive()
             try:
@@ -225,6 +237,16 @@ class LiveConnection:
             except FrameError as exc:
                 metrics.messages_refused.labels("invalid").inc()
                 sub.offer(renderer.composer_error(exc.message))
+                continue
+            if frame.notice is not None:
+                if frame.client_id is not None and frame.client_id == used_client_id:
+                    continue  # throttled before the send, arrived after it
+                if not typing_bucket.take():
+                    metrics.messages_refused.labels("typing_rate_limited").inc()
+                elif frame.notice == TYPING:
+                    await presence.typing(self.room, self.me.uid)
+                else:
+                    await presence.stopped(self.room, self.me.uid)
                 continue
             if not frame.text:
                 continue
@@ -241,4 +263,6 @@ class LiveConnection:
                 log.exception("store failed; message refused uid=%s room=%s", self.me.uid, self.room)
                 sub.offer(renderer.composer_error("Not sent: the message could not be saved. Try again."))
                 continue
+            used_client_id = frame.client_id
+            await presence.stopped(self.room, self.me.uid)
             sub.offer(self._composer())

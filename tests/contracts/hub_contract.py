@@ -158,3 +158,39 @@ class HubContract:
                 assert sub.drain(10) == []
             await bus.hub.stop()
             await bus.hub.stop()  # and open_bus stops it once more on exit
+
+    async def test_a_signal_reaches_every_instances_handler_once_rooms_apart(self, open_bus: OpenBus) -> None:
+        async with open_bus() as bus:
+            heard: dict[str, list[tuple[str, dict[str, str]]]] = {"hub": [], "peer": []}
+            bus.hub.on_signal(lambda room, data: heard["hub"].append((room, data)))
+            if bus.peer is not bus.hub:
+                bus.peer.on_signal(lambda room, data: heard["peer"].append((room, data)))
+            async with (  # an instance hears a room's signals while it serves the room (has sockets there)
+                bus.hub.subscribe("general"),
+                bus.hub.subscribe("other"),
+                bus.peer.subscribe("general") as listening,
+                bus.peer.subscribe("other"),
+            ):
+                await bus.hub.signal("general", {"kind": "typing", "uid": "u1"})
+                assert heard["hub"] == [("general", {"kind": "typing", "uid": "u1"})]  # here, at once
+                await bus.peer.signal("other", {"kind": "presence"})
+                await bus.settle()
+                expected = [("general", {"kind": "typing", "uid": "u1"}), ("other", {"kind": "presence"})]
+                for name, got in heard.items():
+                    if bus.peer is not bus.hub or name == "hub":
+                        assert sorted(got) == sorted(expected), name  # each once, in its own room
+                assert listening.drain(10) == []  # a signal is for handlers, never a socket's queue
+
+    async def test_offer_room_reaches_this_instances_subscribers_of_that_room_only(self, open_bus: OpenBus) -> None:
+        async with (
+            open_bus() as bus,
+            bus.hub.subscribe("general") as here,
+            bus.hub.subscribe("other") as elsewhere,
+            bus.peer.subscribe("general") as there,
+        ):
+            bus.hub.offer_room("general", "<p>presence</p>")
+            assert here.drain(10) == ["<p>presence</p>"]
+            await bus.settle()
+            assert elsewhere.drain(10) == []
+            if bus.peer is not bus.hub:
+                assert there.drain(10) == []  # the peer renders its own

@@ -7,8 +7,13 @@ slow-consumer closes (1013) are contracts, so the tests must see them.
 from __future__ import annotations
 
 import asyncio
+import re
 
 from quart.testing.connections import TestWebsocketConnection
+
+# Frames that only say who is here or typing (issue 8): they come whenever anyone joins, leaves or
+# types, so ``receive_within`` passes over them; ``receive_any_within`` and the presence tests see them.
+ROOM_STATE_ONLY = re.compile(r'(?:<hx-partial hx-target="#(?:presence|typing)"[^>]*>.*?</hx-partial>)+', re.S)
 
 
 class Closed(Exception):
@@ -27,9 +32,17 @@ class RecordingWebsocket(TestWebsocketConnection):
             await self._receive_queue.put(Closed(self.close_code, message.get("reason") or ""))
         await super()._asgi_send(message)
 
-    async def receive_within(self, timeout: float = 5.0) -> str:
+    async def receive_any_within(self, timeout: float = 5.0) -> str:
         data = await asyncio.wait_for(self.receive(), timeout)
         return data if isinstance(data, str) else data.decode()
+
+    async def receive_within(self, timeout: float = 5.0) -> str:
+        """The next frame about the room's messages (presence/typing-only frames are passed over)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.receive_any_within(timeout)
+                if not ROOM_STATE_ONLY.fullmatch(frame):
+                    return frame
 
     async def closed_with(self, timeout: float = 5.0) -> Closed:
         """Read until the server closes; return the close (fails if it does not close in time)."""

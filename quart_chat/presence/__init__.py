@@ -1,0 +1,42 @@
+"""Who is in a room now: a tracker protocol with a memory and a Redis implementation.
+
+A person counts once however many tabs (or instances) they have open: trackers count sockets
+per (room, uid) and report people (uids). ``join``/``leave`` say whether the room's set of
+people changed, so the caller signals the room only then. The Redis tracker keeps this
+instance's entries alive on a timer (:meth:`PresenceTracker.refresh`); a crashed instance's
+entries expire by themselves within :data:`CRASH_BOUND` seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+PRESENCE_TTL = 20.0  # seconds an instance's presence entry lives in Redis without a refresh
+PRESENCE_REFRESH = 5.0  # seconds between refreshes (and re-renders of each local room's list)
+CRASH_BOUND = PRESENCE_TTL + PRESENCE_REFRESH  # a crashed instance's people are gone from every page by then
+
+
+class PresenceTracker(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def join(self, room: str, uid: str) -> bool:
+        """One more socket of ``uid`` in ``room`` here; True if the room's set of people changed."""
+        ...
+
+    async def leave(self, room: str, uid: str) -> bool:
+        """One socket fewer; True if the room's set of people changed."""
+        ...
+
+    async def people(self, room: str) -> set[str]:
+        """The uids in ``room`` now, on every instance."""
+        ...
+
+    async def refresh(self) -> None:
+        """Keep this instance's entries alive and drop expired ones (no-op in memory)."""
+        ...
+
+    def local_rooms(self) -> list[str]:
+        """Rooms with sockets in this instance."""
+        ...
