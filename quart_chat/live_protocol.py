@@ -6,7 +6,7 @@ frames, awaits the store and the identity provider, and feeds what happened back
 
     while core.closing is None:
         need = core.need                      # ReadAfter | ReadLatest | CheckSession | None
-        ... await it, then core.store_read(rows) / store_failed() / session_checked(ok, now)
+        ... await it, then core.store_read(rows, previous, profiles) / store_failed() / session_checked(ok, now)
         out = core.data_to_send()             # one joined frame, or None
         ... await sub.wait(core.heartbeat); core.woke(items, now) or close_requested(code, reason)
     send core.closing.fragment, close with core.closing.code
@@ -19,15 +19,17 @@ store and from the hub is sent once; the browser upserts rows by id as a second 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import islice
 
 from quart_chat.close_codes import Close
 from quart_chat.hub import Broadcast
 from quart_chat.hub.fanout import Gap, Resync
-from quart_chat.models import Message
+from quart_chat.models import Message, Profile
+from quart_chat.people import DEFAULT_TIME_ZONE
 from quart_chat.rendering import Renderer, rows_partial
+from quart_chat.rows import rows_of
 
 REMEMBERED_IDS = 2048  # ids of rows sent, for de-duplication
 RESYNC_LOOKBACK = 64  # a resync re-reads from this many rows back (rows may land out of order)
@@ -100,8 +102,10 @@ class LiveProtocol:
         heartbeat: float,
         revocation_interval: float,
         now: float,
+        time_zone: str = DEFAULT_TIME_ZONE,
     ) -> None:
         self.room = room
+        self.time_zone = time_zone  # the viewer's: every row this socket sends shows times in it
         self.after = after  # the page holds everything up to here
         self.renderer = renderer
         self.login_href = login_href
@@ -134,21 +138,34 @@ class LiveProtocol:
             return CHECK_SESSION
         return self._read
 
-    def store_read(self, messages: list[Message]) -> None:
-        """The rows the last :class:`ReadAfter` / :class:`ReadLatest` asked for."""
+    def store_read(
+        self,
+        messages: list[Message],
+        previous: Message | None = None,
+        profiles: Mapping[str, Profile] | None = None,
+    ) -> None:
+        """The rows the last :class:`ReadAfter` / :class:`ReadLatest` asked for.
+
+        ``previous`` is the row just before the first of a catch-up (grouping and day dividers
+        need it; a reset reads one row more instead); ``profiles`` name the rows' authors.
+        """
         read, self._read = self._read, None
+        profiles = profiles or {}
         if isinstance(read, ReadLatest):
             latest, has_older = messages[-self.page_size :], len(messages) > self.page_size
+            before = messages[-self.page_size - 1] if has_older else None
             self._sent.clear()
             for m in latest:
                 self._remember(m.id, m.cursor)
-            self._caught_up += self.renderer.reset(self.room, latest, has_older)
+            self._caught_up += self.renderer.reset(
+                self.room, rows_of(latest, before, profiles), has_older, self.time_zone
+            )
         elif len(messages) > self.catchup_limit:  # too far behind: the latest page instead
             self._read = ReadLatest(self.page_size + 1)
         else:
-            rows = [self.renderer.row(m) for m in messages if self._remember(m.id, m.cursor)]
+            rows = [r for r in rows_of(messages, previous, profiles) if self._remember(r.message.id, r.message.cursor)]
             if rows:
-                self._caught_up += rows_partial(rows)
+                self._caught_up += rows_partial([self.renderer.rows(rows, self.time_zone)])
 
     def store_failed(self) -> None:
         self.closing = retry_later(self.renderer, Close.INTERNAL_ERROR, "history unavailable")
@@ -174,7 +191,7 @@ class LiveProtocol:
             woke_for += 1
             if isinstance(item, Broadcast):
                 if self._remember(item.message_id, item.cursor):
-                    self._rows.append(item.html)
+                    self._rows.append(item.html_for(self.time_zone, self.renderer))
                     self._stored_at.append(item.stored_at)
             elif isinstance(item, Gap):
                 self._gap_from = self._gap_from or self._resync_cursor()

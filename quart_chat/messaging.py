@@ -1,7 +1,12 @@
-"""Accepting a message: store it, render it once, then broadcast it.
+"""Accepting a message: store it, then broadcast what its row needs; and reading rows to show.
 
 Nothing is broadcast before the store has it, so what others see is always
-what was stored; a store failure raises and nothing is sent on.
+what was stored; a store failure raises and nothing is sent on. The author is stored by
+their display name (never their email) and shown by their current profile.
+
+Grouping and day dividers depend on the row before each one in the store's order, so every
+read here also fetches that one row: the live row reads its predecessor after it is stored,
+and a page reads one row more than it shows.
 
 A send may carry the composer's one-time ``client_id``: the same frame re-sent (htmx after a
 reconnect, a browser re-posting a form) then lands once and is broadcast once.
@@ -12,10 +17,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
+from quart_chat import people
 from quart_chat.hub import Broadcast
-from quart_chat.models import Identity, Message
+from quart_chat.live_protocol import ReadAfter, ReadLatest
+from quart_chat.models import Identity, Message, Profile
+from quart_chat.profiles import ProfileError
+from quart_chat.rows import Author, author_of, row_after
 from quart_chat.services import Services
+from quart_chat.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +47,68 @@ async def send_message(
     services: Services, room: str, author: Identity, text: str, *, client_id: str | None = None
 ) -> Message:
     message_id = message_id_for(author.uid, room, client_id) if client_id is not None else None
-    message = await services.store.add(room, author.uid, author.display_name, text, message_id=message_id)
+    profile = await _author_profile(services, author)
+    name = profile.display_name if profile else people.name_from_email(author.email)
+    message = await services.store.add(room, author.uid, name, text, message_id=message_id)
     if message.replayed:  # stored (and broadcast) by the first send already
         return message
-    html = services.renderer.row(message)
     try:
-        await services.hub.publish(Broadcast(room, message.id, message.cursor, html, time.time()))
+        before = await services.store.before(room, message.cursor, 1)
+    except StoreError:  # stored already: the row shows ungrouped live, grouped after a reload
+        log.warning("could not read the row before id=%s room=%s", message.id, room)
+        before = []
+    shown = Author.of(profile) if profile else author_of(message, {})
+    row = row_after(before[-1] if before else None, message, shown)
+    try:
+        await services.hub.publish(Broadcast(row, time.time()))
     except Exception:  # stored already: sockets catch up on resync or reconnect
         log.exception("publish failed for stored message id=%s room=%s", message.id, room)
     return message
+
+
+async def _author_profile(services: Services, author: Identity) -> Profile | None:
+    """The sender's current profile (a renamed author's new rows show the new name at once)."""
+    try:
+        return await services.profiles.ensure(author.uid, people.name_from_email(author.email))
+    except ProfileError:  # people are unreachable: still send, by the email's local part
+        log.warning("profile unavailable for uid=%s; sending by the default name", author.uid)
+        return None
+
+
+async def profiles_for(services: Services, messages: Iterable[Message]) -> dict[str, Profile]:
+    """The current profiles of these rows' authors (one read for the lot)."""
+    uids = {m.author_uid for m in messages}
+    return await services.profiles.get_many(uids) if uids else {}
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """What the live core asked to read, with what its rows need: the row before, the authors."""
+
+    messages: list[Message]
+    previous: Message | None = None
+    profiles: dict[str, Profile] = field(default_factory=dict)
+
+
+async def read_for(services: Services, room: str, need: ReadAfter | ReadLatest) -> Read:
+    """The live shell's store read (catch-up, resync, reset); raises :class:`StoreError`.
+
+    A reset (``ReadLatest``) reads one row more than it shows already; a catch-up that the core
+    will show (not over its limit) also reads the row before its first. Profiles that cannot be
+    read leave the rows named by their stored names rather than failing the socket.
+    """
+    store = services.store
+    if isinstance(need, ReadAfter):
+        messages = await store.after(room, need.cursor, need.limit)
+        previous = None
+        if messages and len(messages) < need.limit:
+            before = await store.before(room, messages[0].cursor, 1)
+            previous = before[-1] if before else None
+    else:
+        messages, previous = await store.latest(room, need.limit), None
+    try:
+        profiles = await profiles_for(services, messages)
+    except ProfileError:
+        log.warning("profiles unavailable for catch-up in room=%s; rows show stored names", room)
+        profiles = {}
+    return Read(messages, previous, profiles)

@@ -16,11 +16,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import escape
 
+from quart_chat import rows as row_rules
 from quart_chat.models import Message, make_cursor
+from quart_chat.people import DEFAULT_TIME_ZONE
+from quart_chat.rows import Row
 
 ZERO_CURSOR = make_cursor(datetime(1970, 1, 1, tzinfo=UTC), "0")
 
@@ -56,9 +60,25 @@ class Renderer:
     def _render(self, name: str, **values: object) -> str:
         return self.env.get_template(name).render(**values)
 
-    def row(self, message: Message) -> str:
-        """One message row; the same partial serves history and live rows."""
-        return self._render("chat/_message.html", m=message)
+    def row(self, row: Row | Message, tz: str | ZoneInfo = DEFAULT_TIME_ZONE, *, now: datetime | None = None) -> str:
+        """One message row in one viewer's zone; the same partial serves pages, history and live rows.
+
+        A bare :class:`Message` is a row with no known predecessor, by its stored author name.
+        ``now`` (default: the clock) only decides what "Today" and "Yesterday" are.
+        """
+        if isinstance(row, Message):
+            row = Row(row, row_rules.author_of(row, {}))
+        zone = tz if isinstance(tz, ZoneInfo) else row_rules.zone(tz)
+        today = (now or datetime.now(UTC)).astimezone(zone).date()
+        return self._render(
+            "chat/_message.html", m=row.message, r=row, a=row.author, t=row_rules.times(row, zone, today)
+        )
+
+    def rows(self, rows: Iterable[Row], tz: str | ZoneInfo = DEFAULT_TIME_ZONE, *, now: datetime | None = None) -> str:
+        """Rows joined, in one zone (a page, a history fragment, a catch-up)."""
+        zone = tz if isinstance(tz, ZoneInfo) else row_rules.zone(tz)
+        now = now or datetime.now(UTC)
+        return "".join(self.row(r, zone, now=now) for r in rows)
 
     def status(self, state: str, reason: str = "", login_href: str | None = None) -> str:
         html = self._render("chat/_status.html", state=state, reason=reason, login_href=login_href)
@@ -74,8 +94,8 @@ class Renderer:
     def composer_error(self, error: str) -> str:
         return partial("#composer-error", self._render("chat/_composer_error.html", error=error))
 
-    def reset(self, room: str, messages: list[Message], has_older: bool) -> str:
+    def reset(self, room: str, rows: list[Row], has_older: bool, tz: str | ZoneInfo = DEFAULT_TIME_ZONE) -> str:
         """Replace the whole message list: used when a reconnecting page is too far behind."""
-        rows = "".join(self.row(m) for m in messages)
+        messages = [r.message for r in rows]
         older = self._render("chat/_older.html", room=room, messages=messages, has_older=has_older)
-        return partial("#messages", rows, "innerHTML") + partial("#older", older)
+        return partial("#messages", self.rows(rows, tz), "innerHTML") + partial("#older", older)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,8 +16,12 @@ from quart_chat.hub.fanout import Resync
 from quart_chat.hub.missed import MissedRooms
 from quart_chat.hub.outbox import PUBLISH_BATCH, Outbox
 from quart_chat.hub.wire import Malformed, channel_for, decode, encode_resync, encode_row, room_of
+from quart_chat.models import Message
+from quart_chat.rows import Author, Row
 
-ROW = Broadcast("général", "42", "00000000000000042-42", "<li>é & 🎉</li>", stored_at=123.0)
+AT = datetime(2026, 11, 29, 13, 5, 7, 123456, tzinfo=UTC)
+MESSAGE = Message("42", "général", "uid-ada", "Ada", "é & 🎉 <b>", AT)
+ROW = Broadcast(Row(MESSAGE, Author("Ada L.", "ada", "teal"), True, AT.replace(second=1)), stored_at=123.0)
 
 
 # -- wire -----------------------------------------------------------------------------------------
@@ -23,9 +29,26 @@ ROW = Broadcast("général", "42", "00000000000000042-42", "<li>é & 🎉</li>",
 
 def test_a_row_crosses_the_wire_intact_but_for_its_local_timing() -> None:
     data = encode_row("a", ROW)
-    assert json.loads(data) == {"i": "a", "room": "général", "id": "42", "cursor": ROW.cursor, "html": ROW.html}
+    assert json.loads(data) == {
+        "i": "a",
+        "room": "général",
+        "id": "42",
+        "at": 1795957507123456,
+        "uid": "uid-ada",
+        "stored_name": "Ada",
+        "text": "é & 🎉 <b>",
+        "name": "Ada L.",
+        "handle": "ada",
+        "colour": "teal",
+        "cont": True,
+        "prev": 1795957501123456,
+    }  # what the row needs, not its HTML: each viewer sees it in their own zone
     assert "é".encode() in data  # UTF-8 as is, not \\u escapes
-    assert decode("général", data, own="b") == Broadcast("général", "42", ROW.cursor, ROW.html)  # stored_at stays home
+    got = decode("général", data, own="b")
+    assert got == Broadcast(ROW.row) and got.stored_at == 0.0  # stored_at stays home
+    assert got.cursor == ROW.cursor and got.row.message.created_at == AT  # to the microsecond
+    first = Broadcast(Row(MESSAGE, Author("Ada", "", "red")))  # the room's first row, no handle yet
+    assert decode("général", encode_row("a", first), own="b") == first
 
 
 def test_our_own_echo_decodes_to_nothing() -> None:
@@ -38,6 +61,13 @@ def test_a_resync_notice_says_from_where() -> None:
     assert decode("r", b'{"i":"a","room":"r","resync":1}', own="b") == Resync(since=None)
 
 
+GOOD = json.loads(encode_row("x", ROW).decode().replace("général", "r"))
+
+
+def _with(**changes: object) -> bytes:
+    return json.dumps({k: v for k, v in (GOOD | changes).items() if v is not ...}).encode()
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -46,13 +76,25 @@ def test_a_resync_notice_says_from_where() -> None:
         b"[1, 2]",
         b'"just a string"',
         b'{"i": "x"}',
-        b'{"i": "x", "room": "elsewhere", "id": "1", "cursor": "c", "html": "h"}',
-        b'{"i": "x", "room": "r", "id": 1, "cursor": "c", "html": "h"}',
-        b'{"i": "x", "room": "r", "id": "1", "cursor": "c"}',
+        _with(room="elsewhere"),
+        _with(id=1),
+        _with(id=""),
+        _with(text=...),
+        _with(text=None),
+        _with(name=["Ada"]),
+        _with(colour="red; background: url(x)"),  # a class outside the palette
+        _with(cont="yes"),
+        _with(at="1795957507123456"),
+        _with(at=True),
+        _with(at=-1),
+        _with(at=10**30),
+        _with(prev="then"),
         b'{"i": "x", "room": "r", "resync": 1, "since": 7}',
     ],
 )
 def test_anything_else_is_malformed(data: bytes) -> None:
+    in_r = dataclasses.replace(ROW.row, message=dataclasses.replace(MESSAGE, room="r"))
+    assert decode("r", _with(), own="b") == Broadcast(in_r)  # the unbroken payload decodes
     with pytest.raises(Malformed):
         decode("r", data, own="b")
 

@@ -17,11 +17,12 @@ from quart_chat.live_protocol import (
 )
 from quart_chat.models import Message
 from quart_chat.rendering import ZERO_CURSOR, Renderer
+from quart_chat.rows import Author, Row
 
 RENDERER = Renderer()
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 LOGIN = "/login?next=/rooms/general"
-ROW_ID = re.compile(r'<li class="msg" id="m-([^"]+)"')
+ROW_ID = re.compile(r'<li class="msg[^"]*" id="m-([^"]+)"')
 
 
 def msg(n: int) -> Message:
@@ -29,7 +30,7 @@ def msg(n: int) -> Message:
 
 
 def live(m: Message, stored_at: float = 0.0) -> Broadcast:
-    return Broadcast("general", m.id, m.cursor, RENDERER.row(m), stored_at)
+    return Broadcast(Row(m, Author("Ada", "ada", "red")), stored_at)
 
 
 def core(after: str = ZERO_CURSOR, **overrides: float) -> LiveProtocol:

@@ -39,8 +39,9 @@ async def test_a_frame_becomes_one_stored_row_rendered_once_and_published_with_n
         (published,) = sub.drain(10)
     assert await services.store.latest("general", 10) == [message]
     assert isinstance(published, Broadcast) and published.message_id == message.id
-    assert published.html == services.renderer.row(message)
-    assert f'id="m-{message.id}"' in published.html and "&lt;b&gt;hi&lt;/b&gt;" in published.html
+    html = published.html_for("UTC", services.renderer)
+    assert published.row.message == message and html == services.renderer.row(published.row, "UTC")
+    assert f'id="m-{message.id}"' in html and "&lt;b&gt;hi&lt;/b&gt;" in html
 
 
 async def test_a_replayed_send_is_neither_stored_nor_published_again(services: Services) -> None:

@@ -151,7 +151,7 @@ async def test_room_page_shows_composer_history_and_who_is_signed_in(ada: User) 
     assert 'id="composer"' in page and "hx-ws:send" in page
     assert "Signed in as" in page and re.search(r'<a id="whoami" href="/settings">ada</a>', page)
     assert "ada@example.com" not in page
-    assert "Times in UTC" in page
+    assert 'Times in <a href="/settings">UTC</a>' in page  # the viewer's zone, changed in settings
 
 
 async def test_history_escapes_user_text(app: Quart, ada: User) -> None:

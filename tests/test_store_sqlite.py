@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from quart_chat.store.sqlite import SqliteStore
+from quart_chat import sqlite_db
+from quart_chat.store.sqlite import MIGRATIONS, SqliteStore
 from tests.contracts.store_contract import StoreContract
 from tests.support.resources import opened
 
@@ -21,9 +22,22 @@ class TestSqliteStore(StoreContract):
     async def test_file_is_wal_with_a_schema_version_and_room_index(self, store: SqliteStore, tmp_path: Path) -> None:
         with sqlite3.connect(tmp_path / "chat.sqlite3") as db:
             assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-            assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+            assert db.execute("SELECT version FROM schema_version").fetchall() == [(len(MIGRATIONS),)]
             indexes = {r[1] for r in db.execute("PRAGMA index_list(messages)")}
         assert "messages_room_id" in indexes
+
+    async def test_old_rows_that_stored_an_email_as_the_name_keep_only_its_local_part(self, tmp_path: Path) -> None:
+        path = tmp_path / "old.sqlite3"
+        old = await sqlite_db.connect(path, MIGRATIONS[:1])  # a file from before display names
+        for n, name in enumerate(("ada@example.com", " @example.com", "Bob", "grace.hopper@navy.mil")):
+            await old.execute(
+                "INSERT INTO messages (room, author_uid, author_name, text, created_us) VALUES ('r', 'u', ?, 't', ?)",
+                (name, n),
+            )
+        await old.close()
+        async with opened(SqliteStore(path)) as store:
+            names = [m.author_name for m in await store.latest("r", 10)]
+        assert names == ["ada", "someone", "Bob", "grace.hopper"]  # no email is kept in a row
 
     async def test_messages_survive_reopening(self, tmp_path: Path) -> None:
         path = tmp_path / "again.sqlite3"

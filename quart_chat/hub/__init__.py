@@ -9,21 +9,48 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from quart_chat.hub.fanout import Subscription
+from quart_chat.rows import Row
+
+
+class RowRenderer(Protocol):
+    def row(self, row: Row, tz: str) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Broadcast:
-    """A stored message, rendered once, on its way to every socket in the room."""
+    """A stored message on its way to every socket in the room, with what its row needs.
 
-    room: str
-    message_id: str
-    cursor: str
-    html: str
+    Not HTML: each viewer sees times in their own zone. ``html_for`` renders the row once per
+    zone and keeps it, so a room of a hundred people in two zones renders it twice, not a
+    hundred times. The cache lives as long as the broadcast (a few queues), so it stays small.
+    """
+
+    row: Row
     stored_at: float = 0.0  # time.time() when stored: for the send-to-deliver histogram
+    _html: dict[str, str] = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    @property
+    def room(self) -> str:
+        return self.row.message.room
+
+    @property
+    def message_id(self) -> str:
+        return self.row.message.id
+
+    @property
+    def cursor(self) -> str:
+        return self.row.message.cursor
+
+    def html_for(self, tz: str, renderer: RowRenderer) -> str:
+        """The row as a viewer in ``tz`` sees it, rendered at most once per zone."""
+        html = self._html.get(tz)
+        if html is None:
+            html = self._html[tz] = renderer.row(self.row, tz)
+        return html
 
 
 # A small room-scoped event (presence changed, someone is typing): strings only, never stored.

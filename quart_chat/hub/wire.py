@@ -1,6 +1,8 @@
 """The Redis hub's wire format: one channel per room, one small JSON object per message.
 
-Other instances get ``{"i", "room", "id", "cursor", "html"}`` for a row, or
+Other instances get what a row needs, not its HTML (each viewer sees their own zone):
+``{"i", "room", "id", "at", "uid", "stored_name", "text", "name", "handle", "colour", "cont", "prev"}``
+(``at``/``prev``: the row's and its predecessor's server time in microseconds), or
 ``{"i", "room", "resync": 1, "since"}`` for "I could not publish this room from ``since`` on",
 or ``{"i", "room", "signal": {str: str}}`` for a small room event (presence, typing), and skip
 their own echo by the instance id ``i``. ``stored_at`` does not travel: the
@@ -13,10 +15,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from quart_chat.hub import Broadcast
 from quart_chat.hub.fanout import Resync
+from quart_chat.models import Message
+from quart_chat.people import PALETTE
+from quart_chat.rows import Author, Row
 
 CHANNEL_PREFIX = "quart-chat:room:"
 
@@ -41,16 +47,48 @@ def room_of(channel: bytes) -> str:
     return channel.decode()[len(CHANNEL_PREFIX) :]
 
 
+def _micros(when: datetime) -> int:
+    return int(when.timestamp()) * 1_000_000 + when.microsecond
+
+
+def _instant(micros: object) -> datetime:
+    if not isinstance(micros, int) or isinstance(micros, bool) or micros < 0:
+        raise TypeError("a time must be a non-negative integer of microseconds")
+    return datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
+
+
 def encode_row(origin: str, broadcast: Broadcast) -> bytes:
+    row, message = broadcast.row, broadcast.row.message
     return _dumps(
         {
             "i": origin,
             "room": broadcast.room,
-            "id": broadcast.message_id,
-            "cursor": broadcast.cursor,
-            "html": broadcast.html,
+            "id": message.id,
+            "at": _micros(message.created_at),
+            "uid": message.author_uid,
+            "stored_name": message.author_name,
+            "text": message.text,
+            "name": row.author.name,
+            "handle": row.author.handle,
+            "colour": row.author.colour,
+            "cont": row.continues,
+            "prev": None if row.previous_at is None else _micros(row.previous_at),
         }
     )
+
+
+def _row(room: str, msg: dict[str, Any]) -> Row:
+    strings = [msg[k] for k in ("id", "uid", "stored_name", "text", "name", "handle", "colour")]
+    if not all(isinstance(v, str) for v in strings):
+        raise TypeError("id, uid, names, text, handle and colour must be strings")
+    message_id, uid, stored_name, text, name, handle, colour = strings
+    if not message_id or colour not in PALETTE:
+        raise ValueError("an empty id or a colour outside the palette")
+    if not isinstance(msg["cont"], bool):
+        raise TypeError("cont must be a boolean")
+    previous_at = None if msg["prev"] is None else _instant(msg["prev"])
+    message = Message(message_id, room, uid, stored_name, text, _instant(msg["at"]))
+    return Row(message, Author(name, handle, colour), msg["cont"], previous_at)
 
 
 def encode_resync(origin: str, room: str, since: str) -> bytes:
@@ -82,10 +120,8 @@ def decode(room: str, data: bytes, own: str) -> Broadcast | Resync | Signal | No
             if since is not None and not isinstance(since, str):
                 raise TypeError("since must be a string")
             return Resync(since)
-        broadcast = Broadcast(room, msg["id"], msg["cursor"], msg["html"])
-        if not all(isinstance(v, str) for v in (broadcast.message_id, broadcast.cursor, broadcast.html)):
-            raise TypeError("id, cursor and html must be strings")
-    except (ValueError, KeyError, TypeError) as exc:
+        broadcast = Broadcast(_row(room, msg))
+    except (ValueError, KeyError, TypeError, OverflowError, OSError) as exc:
         raise Malformed(str(exc)) from exc
     return broadcast
 

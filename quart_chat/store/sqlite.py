@@ -29,6 +29,14 @@ MIGRATIONS = (
     );
     CREATE INDEX messages_room_id ON messages (room, id)
     """,
+    # Rows once stored their author's email as the name: keep only the part before the @
+    # (people.name_from_email's rule; "someone" when that part is blank), so no email is kept
+    # in a row. New rows store the display name; rows show the author's current profile.
+    """
+    UPDATE messages SET author_name = COALESCE(
+        NULLIF(trim(substr(author_name, 1, instr(author_name, '@') - 1)), ''), 'someone')
+    WHERE instr(author_name, '@') > 0
+    """,
 )
 
 _COLUMNS = "id, room, author_uid, author_name, text, created_us"  # constant: no input reaches the SQL text

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from markupsafe import Markup
 from quart import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
-from quart_chat.messaging import send_message
+from quart_chat.messaging import profiles_for, send_message
 from quart_chat.models import Message, parse_cursor
 from quart_chat.rendering import ZERO_CURSOR, new_client_id
+from quart_chat.rows import rows_of
 from quart_chat.store import StoreError
 from quart_chat.validation import FrameError, clean_client_id, clean_text, is_room_name
 from quart_chat.web.context import app_services
-from quart_chat.web.security import csrf_ok, current_identity, current_user, login_required
+from quart_chat.web.security import csrf_ok, current_identity, current_profile, current_user, login_required
 
 bp = Blueprint("chat", __name__)
 
@@ -53,6 +55,19 @@ def _one_page(messages: list[Message], page: int) -> tuple[list[Message], bool]:
     return messages[-page:], len(messages) > page
 
 
+async def _rows_html(read: list[Message], page: int) -> tuple[list[Message], bool, Markup]:
+    """A ``page + 1`` read as the page's rows, in the viewer's zone with their authors' current names.
+
+    The extra row is also the first shown row's predecessor, so it groups and divides the
+    same way here as in every other page, catch-up and live row (one partial for all of them).
+    """
+    messages, has_older = _one_page(read, page)
+    previous = read[-page - 1] if has_older else None
+    profiles = await profiles_for(app_services(), read)
+    html = app_services().renderer.rows(rows_of(messages, previous, profiles), current_profile().time_zone)
+    return messages, has_older, Markup(html)  # noqa: S704 (rendered by the autoescaping row partial)
+
+
 HISTORY_UNAVAILABLE = ("Unavailable", "Chat history is unavailable right now.", 503)
 
 
@@ -62,7 +77,7 @@ async def room(room: str) -> ResponseReturnValue:
     services = app_services()
     page = services.settings.history_page_size
     try:
-        messages, has_older = _one_page(await services.store.latest(room, page + 1), page)
+        messages, has_older, rows = await _rows_html(await services.store.latest(room, page + 1), page)
     except StoreError:
         current_app.logger.exception("store failed while rendering room=%s", room)
         return await _error(*HISTORY_UNAVAILABLE)
@@ -71,6 +86,8 @@ async def room(room: str) -> ResponseReturnValue:
         room=room,
         me=current_user(),
         messages=messages,
+        rows=rows,
+        time_zone=current_profile().time_zone,
         has_older=has_older,
         # A relative path: htmx makes it ws:// or wss:// from the page's own scheme and host.
         ws_path=f"/rooms/{room}/ws?" + urlencode({"after": messages[-1].cursor if messages else ZERO_CURSOR}),
@@ -88,11 +105,19 @@ async def history(room: str) -> ResponseReturnValue:
     services = app_services()
     page = services.settings.history_page_size
     try:
-        messages, has_older = _one_page(await services.store.before(room, before, page + 1), page)
+        messages, has_older, rows = await _rows_html(await services.store.before(room, before, page + 1), page)
     except StoreError:
         return await _error(*HISTORY_UNAVAILABLE)
     template = "chat/_history.html" if request.headers.get("HX-Request") else "chat/history_page.html"
-    return await render_template(template, room=room, me=current_user(), messages=messages, has_older=has_older)
+    return await render_template(
+        template,
+        room=room,
+        me=current_user(),
+        messages=messages,
+        rows=rows,
+        time_zone=current_profile().time_zone,
+        has_older=has_older,
+    )
 
 
 @bp.get("/me.css")
@@ -103,7 +128,7 @@ async def my_style() -> ResponseReturnValue:
     if me is not None:
         uid = "".join(c if c.isalnum() or c in "-_" else f"\\{ord(c):x} " for c in me.uid)
         body = (
-            f'.msg[data-author="{uid}"]{{background:var(--mine-bg);border-color:var(--mine-border)}}\n'
+            f'.msg[data-author="{uid}"]{{background:var(--mine-bg);border-left-color:var(--mine-border)}}\n'
             f'.msg[data-author="{uid}"] .author::after{{content:" (you)";color:var(--muted)}}\n'
             f'#typing [data-uid="{uid}"]{{display:none}}\n'  # rendered once per room; not shown to the typer
         )

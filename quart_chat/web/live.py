@@ -27,7 +27,7 @@ from quart_chat.live_protocol import (
     retry_later,
     signed_out,
 )
-from quart_chat.messaging import send_message
+from quart_chat.messaging import read_for, send_message
 from quart_chat.models import Identity, parse_cursor
 from quart_chat.ratelimit import TokenBucket
 from quart_chat.rendering import ZERO_CURSOR, new_client_id
@@ -89,8 +89,11 @@ async def room_socket(room: str) -> None:
         parse_cursor(after)
     except ValueError:
         after = ZERO_CURSOR
+    profile = await profile_of(me)  # rows show times in the viewer's zone
     await websocket.accept()
-    connection = LiveConnection(services, room, me, session.get(TOKEN_KEY, ""), after, login_href)
+    connection = LiveConnection(
+        services, room, me, session.get(TOKEN_KEY, ""), after, login_href, time_zone=profile.time_zone
+    )
     await connection.run()
 
 
@@ -98,7 +101,14 @@ class LiveConnection:
     """One browser tab in one room: the core's state plus the two tasks that do its I/O."""
 
     def __init__(
-        self, services: Services, room: str, me: Identity, token: str, after: str, login_href: str
+        self,
+        services: Services,
+        room: str,
+        me: Identity,
+        token: str,
+        after: str,
+        login_href: str,
+        time_zone: str = "UTC",
     ) -> None:
         self.services = services
         self.settings = settings = services.settings
@@ -116,6 +126,7 @@ class LiveConnection:
             heartbeat=settings.heartbeat_interval,
             revocation_interval=settings.revocation_check_interval,
             now=time.monotonic(),
+            time_zone=time_zone,
         )
         # What the no-JS form posts to and its CSRF token; a fresh client id per composer sent.
         self._composer_action = url_for("chat.post_message", room=room)
@@ -188,17 +199,13 @@ class LiveConnection:
         await _close(closing)
 
     async def _read_store(self, need: ReadAfter | ReadLatest) -> None:
-        store = self.services.store
         try:
-            if isinstance(need, ReadAfter):
-                rows = await store.after(self.room, need.cursor, need.limit)
-            else:
-                rows = await store.latest(self.room, need.limit)
+            read = await read_for(self.services, self.room, need)  # rows, the row before, their authors
         except StoreError:
             log.exception("catch-up failed room=%s", self.room)
             self.core.store_failed()
             return
-        self.core.store_read(rows)
+        self.core.store_read(read.messages, read.previous, read.profiles)
 
     async def _session_stands(self) -> bool | None:
         """Is this socket's session still signed in? ``None``: cannot tell now."""

@@ -19,6 +19,8 @@ from typing import Protocol
 from quart_chat.close_codes import Close
 from quart_chat.hub import Broadcast, Hub
 from quart_chat.hub.fanout import Gap, Resync, Subscription
+from quart_chat.models import Message, parse_cursor
+from quart_chat.rows import Author, Row
 
 Item = Broadcast | Resync | Gap | str
 QUEUE_SIZE = 256
@@ -36,7 +38,9 @@ class OpenBus(Protocol):
 
 
 def row(room: str, n: int, origin: str = "a") -> Broadcast:
-    return Broadcast(room, f"{origin}{n}", f"{n:017d}-{origin}{n}", f"<li>{room} {origin}{n}</li>")
+    at, message_id = parse_cursor(f"{n:017d}-{origin}{n}")
+    message = Message(message_id, room, f"uid-{origin}", origin, f"{room} {origin}{n}", at)
+    return Broadcast(Row(message, Author(f"Person {origin}", f"person-{origin}", "blue"), n > 0))
 
 
 async def take(sub: Subscription, count: int, timeout: float = 5.0) -> list[Item]:

@@ -12,7 +12,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-ROW = re.compile(r'<li class="msg" id="m-([^"]+)"[^>]*>.*?<span class="text">(.*?)</span></li>', re.S)
+ROW = re.compile(r'<li class="msg[^"]*" id="m-([^"]+)"[^>]*>.*?<span class="text">(.*?)</span></li>', re.S)
 
 
 def csrf_token(page: str, where: str) -> str:

@@ -20,7 +20,7 @@ from tests.support.http_user import RemoteUser, say
 
 ZERO = "00000000000000000-0"
 KEYED_ROW = re.compile(
-    r'<li class="msg" id="m-([^"]+)" data-key="([^"]+)"[^>]*>.*?<span class="text">(.*?)</span></li>', re.S
+    r'<li class="msg[^"]*" id="m-([^"]+)" data-key="([^"]+)"[^>]*>.*?<span class="text">(.*?)</span></li>', re.S
 )
 RESET = 'hx-target="#messages" hx-swap="innerHTML"'
 
