@@ -52,11 +52,7 @@ class Identity:
     """A signed-in user as the web layer sees them, whatever the provider."""
 
     uid: str
-    email: str
-
-    @property
-    def display_name(self) -> str:
-        return self.email
+    email: str  # the owner's alone: pages show the Profile's name, never this
 
 
 @dataclass(frozen=True, slots=True)

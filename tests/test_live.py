@@ -292,3 +292,11 @@ async def test_a_bad_client_id_is_refused_and_nothing_is_stored(app: Quart, ada:
         frame = "".join(await frames_until(a, lambda s: 'id="composer-error"' in s))
     assert "could not be read" in frame
     assert await app_services_of(app).store.latest("general", 10) == []
+
+
+async def test_a_socket_is_refused_for_now_when_profiles_cannot_be_read(app: Quart, ada: User) -> None:
+    """No profile, no name to show others: 1013 (htmx retries), not a crash; nothing else changes."""
+    await app_services_of(app).profiles.close()
+    async with ada.socket() as ws:
+        assert "Reconnecting" in await ws.receive_within()
+        assert (await ws.closed_with()).code == 1013

@@ -3,6 +3,8 @@ nobody but its owner ever receives an account's email."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from datetime import UTC, datetime
 
@@ -241,15 +243,32 @@ async def test_a_profile_store_that_fails_is_the_503_page_not_a_500(app: Quart, 
 
 
 async def test_nobody_receives_another_persons_email(app: Quart) -> None:
-    """Every page these two open (room, history, settings, the other's card, me.css): never the other's email.
-
-    (Message rows are the "rows" part's: this covers the pages and the room's header, with no rows.)
-    """
+    """Every frame and page these two receive, after both chatted live, typed and posted without
+    JavaScript (rows, presence, typing, history, settings, the other's card, me.css): never the
+    other's email, and only /settings shows their own."""
     ada = User(make_client(app), "ada.private@example.com")
     bob = User(make_client(app), "bob.private@example.org")
     assert (await sign_up(ada.client, ada.email, "Ada")).status_code == 303
     assert (await sign_up(bob.client, bob.email, "Bob")).status_code == 303
-    cursor = make_cursor(datetime.now(UTC), "z")
+    frames: dict[str, list[str]] = {ada.email: [], bob.email: []}
+    async with ada.socket() as a, bob.socket() as b:
+        for ws, text in ((a, "hello from ada"), (b, "hello from bob")):
+            await ws.send(json.dumps({"message": text[:5], "typing": "1", "headers": {}}))
+            await ws.send(json.dumps({"message": text, "headers": {}}))
+        for ws, who in ((a, ada), (b, bob)):
+            async with asyncio.timeout(10):
+                while "hello from bob" not in "".join(frames[who.email]) or (
+                    "hello from ada" not in "".join(frames[who.email])
+                ):
+                    frames[who.email].append(await ws.receive_any_within(10))
+    csrf = await csrf_from(bob.client, "/rooms/general")
+    posted = await bob.client.post("/rooms/general/messages", form={"message": "no script", "csrf_token": csrf})
+    assert posted.status_code == 303
+    for me, other in ((ada, bob), (bob, ada)):
+        live = "".join(frames[me.email])
+        assert "Ada" in live and "Bob" in live  # the rows name both people...
+        assert other.email not in live.lower() and me.email not in live.lower()  # ...and never by email
+    cursor = make_cursor(datetime.now(UTC), "999999999")  # after every row: history shows them all
     for me, other, other_handle in ((ada, bob, "bob"), (bob, ada, "ada")):
         own_settings = ""
         for path in (
@@ -263,6 +282,8 @@ async def test_nobody_receives_another_persons_email(app: Quart) -> None:
         ):
             response = await me.client.get(path)
             body = await response.get_data(as_text=True)
+            if path.startswith("/rooms/general"):
+                assert "hello from ada" in body and "no script" in body, path  # rows are on these pages
             assert other.email not in body.lower() and other.email.split("@")[1] not in body, (me.email, path)
             if path == "/settings":
                 own_settings = body

@@ -29,6 +29,7 @@ from quart_chat.live_protocol import (
 )
 from quart_chat.messaging import read_for, send_message
 from quart_chat.models import Identity, parse_cursor
+from quart_chat.profiles import ProfileError
 from quart_chat.ratelimit import TokenBucket
 from quart_chat.rendering import ZERO_CURSOR, new_client_id
 from quart_chat.services import Services
@@ -89,7 +90,14 @@ async def room_socket(room: str) -> None:
         parse_cursor(after)
     except ValueError:
         after = ZERO_CURSOR
-    profile = await profile_of(me)  # rows show times in the viewer's zone
+    try:
+        # Made here if new: others see this name in "here now" and "is typing…"; rows use its zone.
+        profile = await profile_of(me)
+    except ProfileError:
+        log.warning("profiles unavailable at connect uid=%s room=%s", me.uid, room, exc_info=True)
+        services.metrics.connections_refused.labels("profiles").inc()
+        await _refuse(retry_later(services.renderer, Close.TRY_AGAIN_LATER, "profiles unavailable"))
+        return
     await websocket.accept()
     connection = LiveConnection(
         services, room, me, session.get(TOKEN_KEY, ""), after, login_href, time_zone=profile.time_zone
@@ -135,10 +143,6 @@ class LiveConnection:
     async def run(self) -> None:
         log.info("connect uid=%s room=%s", self.me.uid, self.room)
         presence = self.services.presence
-        try:
-            await profile_of(self.me)  # the name others see in "here now" and "is typing…"
-        except Exception:
-            log.warning("profile unavailable at connect uid=%s", self.me.uid, exc_info=True)
         async with self.services.hub.subscribe(self.room) as sub:
             self.subscription = sub
             self.services.connections.add(self)

@@ -13,7 +13,11 @@ from quart.testing.connections import TestWebsocketConnection
 
 # Frames that only say who is here or typing (issue 8): they come whenever anyone joins, leaves or
 # types, so ``receive_within`` passes over them; ``receive_any_within`` and the presence tests see them.
-ROOM_STATE_ONLY = re.compile(r'(?:<hx-partial hx-target="#(?:presence|typing)"[^>]*>.*?</hx-partial>)+', re.S)
+# Each partial's body may not run past its own end tag, so a frame that also carries anything else
+# (a row, an error, the status) never counts as "state only".
+ROOM_STATE_ONLY = re.compile(
+    r'(?:<hx-partial hx-target="#(?:presence|typing)"[^>]*>(?:(?!</hx-partial>).)*</hx-partial>)+', re.S
+)
 
 
 class Closed(Exception):
