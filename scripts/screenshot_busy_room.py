@@ -1,0 +1,83 @@
+"""Remake docs/screenshots/busy-room.png: three people in #general, as the README shows it.
+
+Starts its own server on a free loopback port with a fresh data folder, drives Debian's
+Chromium with Playwright (as the browser tests do), and stops the server by its process id.
+Run from a checkout after ./scripts/test.sh has made the venv:
+
+    .venv/bin/python scripts/screenshot_busy_room.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.async_api import Page, async_playwright, expect
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.conftest import CHROMIUM_FLAGS  # noqa: E402
+from tests.support.server import ChatServer  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots" / "busy-room.png"
+PEOPLE = (("ada@example.com", "Ada Lovelace", "purple"), ("grace@example.com", "Grace Hopper", "teal"),
+          ("alan@example.com", "Alan Turing", "orange"))
+TALK = (
+    (0, "Morning! Has anyone looked at the new engine notes?"),
+    (0, "The second table has the loop I mentioned."),
+    (1, "I have. The loop works, but the cards run out at step 7."),
+    (2, "Could we store the intermediate values instead of recomputing them?"),
+    (2, "That would halve the cards."),
+    (0, "Yes: a store of 1,000 numbers is in the plan."),
+    (1, "Then I'll write the compiler for it. @alan, review?"),
+)
+
+
+async def person(browser, base: str, email: str, name: str, colour: str) -> Page:
+    page = await (await browser.new_context(viewport={"width": 900, "height": 700})).new_page()
+    await page.goto(base + "/signup")
+    await page.fill("input[name=display_name]", name)
+    await page.fill("input[name=email]", email)
+    await page.fill("input[name=password]", "correct horse battery")
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/rooms/general")
+    await page.goto(base + "/settings")
+    await page.check(f"input[name=colour][value={colour}]")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_text("Saved.")).to_be_visible()
+    await page.goto(base + "/rooms/general")
+    await expect(page.locator("#live-status .ok")).to_be_visible(timeout=10_000)
+    return page
+
+
+async def main() -> None:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        raise SystemExit("needs Debian's chromium (apt-get install chromium)")
+    with tempfile.TemporaryDirectory() as tmp:
+        server = ChatServer(Path(tmp) / "data").start()
+        try:
+            async with async_playwright() as p:
+                browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+                pages = [await person(browser, server.base, *who) for who in PEOPLE]
+                for who, text in TALK:
+                    await pages[who].fill("#message", text)
+                    await pages[who].press("#message", "Enter")
+                    await expect(pages[0].locator("#messages .msg .text", has_text=text)).to_have_count(1)
+                await expect(pages[0].locator("#presence li")).to_have_count(len(PEOPLE))
+                await pages[2].type("#message", "Looks good to m", delay=60)  # Alan is typing…
+                await expect(pages[0].locator("#typing")).to_contain_text("typing", timeout=5_000)
+                OUT.parent.mkdir(parents=True, exist_ok=True)
+                await pages[0].screenshot(path=str(OUT))
+                await browser.close()
+        finally:
+            server.kill()
+    print(f"wrote {OUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
