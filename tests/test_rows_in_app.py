@@ -136,3 +136,28 @@ async def test_each_viewer_sees_the_same_live_row_in_their_own_zone(app: Quart, 
     assert TIME.findall(for_bob) == [f"{at.astimezone(ZoneInfo('Europe/Paris')):%H:%M}"]
     assert "Europe/Paris" in for_bob and "Europe/Paris" not in for_ada
     assert TIME.findall(await bob.room_page()) == TIME.findall(for_bob)  # the page agrees after a reload
+
+
+async def test_a_new_name_and_colour_reach_the_others_live_and_every_row_after_a_reload(
+    app: Quart, ada: User, bob: User
+) -> None:
+    """Changed in /settings while a socket is open: the next row already carries it; a reload shows
+    it on the older rows too. Nobody reloads or reconnects for the live part."""
+    from tests.test_people_pages import settings_form
+
+    await profile(app, bob)
+    async with ada.socket() as a, bob.socket() as b:
+        await a.receive_within()
+        await b.receive_within()
+        await a.send(send("before the change"))
+        await frames_until(b, lambda s: "before the change" in s)
+        form = {**await settings_form(ada.client), "display_name": "Countess Ada", "colour": "indigo"}
+        assert (await ada.client.post("/settings", form=form)).status_code == 303
+        await a.send(send("after the change"))
+        live = "".join(await frames_until(b, lambda s: "after the change" in s))
+    after = [r for r in rows(live) if r[2] == "after the change"]
+    assert [name for _, name, _ in after] == ["Countess Ada"]
+    assert 'class="author c-indigo' in live  # (its name is visually hidden: it continues her group)
+    page = await bob.room_page()
+    assert [name for _, name, _ in rows(page)] == ["Countess Ada", "Countess Ada"]
+    assert page.count('class="author c-indigo') == 2
