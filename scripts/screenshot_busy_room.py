@@ -15,17 +15,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import async_playwright, expect
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import CHROMIUM_FLAGS  # noqa: E402
+from tests.e2e.conftest import CHROMIUM_FLAGS, ConsoleWatch  # noqa: E402
+from tests.e2e.test_busy_room_in_browser import PEOPLE, join  # noqa: E402
 from tests.support.server import ChatServer  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots" / "busy-room.png"
-PEOPLE = (("ada@example.com", "Ada Lovelace", "purple"), ("grace@example.com", "Grace Hopper", "teal"),
-          ("alan@example.com", "Alan Turing", "orange"))
 TALK = (
     (0, "Morning! Has anyone looked at the new engine notes?"),
     (0, "The second table has the loop I mentioned."),
@@ -37,23 +36,6 @@ TALK = (
 )
 
 
-async def person(browser, base: str, email: str, name: str, colour: str) -> Page:
-    page = await (await browser.new_context(viewport={"width": 900, "height": 700})).new_page()
-    await page.goto(base + "/signup")
-    await page.fill("input[name=display_name]", name)
-    await page.fill("input[name=email]", email)
-    await page.fill("input[name=password]", "correct horse battery")
-    await page.click("button[type=submit]")
-    await page.wait_for_url("**/rooms/general")
-    await page.goto(base + "/settings")
-    await page.check(f"input[name=colour][value={colour}]")
-    await page.get_by_role("button", name="Save").click()
-    await expect(page.get_by_text("Saved.")).to_be_visible()
-    await page.goto(base + "/rooms/general")
-    await expect(page.locator("#live-status .ok")).to_be_visible(timeout=10_000)
-    return page
-
-
 async def main() -> None:
     chromium = shutil.which("chromium")
     if chromium is None:
@@ -63,7 +45,8 @@ async def main() -> None:
         try:
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-                pages = [await person(browser, server.base, *who) for who in PEOPLE]
+                console = ConsoleWatch()
+                pages = [await join(browser, console, server.base, *who) for who in PEOPLE]
                 for who, text in TALK:
                     await pages[who].fill("#message", text)
                     await pages[who].press("#message", "Enter")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from markupsafe import Markup
@@ -55,17 +56,25 @@ def _one_page(messages: list[Message], page: int) -> tuple[list[Message], bool]:
     return messages[-page:], len(messages) > page
 
 
-async def _rows_html(read: list[Message], page: int) -> tuple[list[Message], bool, Markup]:
-    """A ``page + 1`` read as the page's rows, in the viewer's zone with their authors' current names.
+async def _page_of_rows(read: list[Message], page: int) -> dict[str, Any]:
+    """A ``page + 1`` read as the template values every page of rows shares (room, history).
 
-    The extra row is also the first shown row's predecessor, so it groups and divides the
-    same way here as in every other page, catch-up and live row (one partial for all of them).
+    Rows are in the viewer's zone with their authors' current names. The extra row is also the
+    first shown row's predecessor, so it groups and divides the same way here as in every other
+    page, catch-up and live row (one partial for all of them).
     """
     messages, has_older = _one_page(read, page)
     previous = read[-page - 1] if has_older else None
     profiles = await profiles_for(app_services(), read)
-    html = app_services().renderer.rows(rows_of(messages, previous, profiles), current_profile().time_zone)
-    return messages, has_older, Markup(html)  # noqa: S704 (rendered by the autoescaping row partial)
+    zone = current_profile().time_zone
+    html = app_services().renderer.rows(rows_of(messages, previous, profiles), zone)
+    return {
+        "me": current_user(),
+        "messages": messages,
+        "rows": Markup(html),  # noqa: S704 (rendered by the autoescaping row partial)
+        "has_older": has_older,
+        "time_zone": zone,
+    }
 
 
 HISTORY_UNAVAILABLE = ("Unavailable", "Chat history is unavailable right now.", 503)
@@ -77,18 +86,15 @@ async def room(room: str) -> ResponseReturnValue:
     services = app_services()
     page = services.settings.history_page_size
     try:
-        messages, has_older, rows = await _rows_html(await services.store.latest(room, page + 1), page)
+        shown = await _page_of_rows(await services.store.latest(room, page + 1), page)
     except StoreError:
         current_app.logger.exception("store failed while rendering room=%s", room)
         return await _error(*HISTORY_UNAVAILABLE)
+    messages = shown["messages"]
     return await render_template(
         "chat/room.html",
         room=room,
-        me=current_user(),
-        messages=messages,
-        rows=rows,
-        time_zone=current_profile().time_zone,
-        has_older=has_older,
+        **shown,
         # A relative path: htmx makes it ws:// or wss:// from the page's own scheme and host.
         ws_path=f"/rooms/{room}/ws?" + urlencode({"after": messages[-1].cursor if messages else ZERO_CURSOR}),
         max_chars=services.settings.max_message_chars,
@@ -105,19 +111,11 @@ async def history(room: str) -> ResponseReturnValue:
     services = app_services()
     page = services.settings.history_page_size
     try:
-        messages, has_older, rows = await _rows_html(await services.store.before(room, before, page + 1), page)
+        shown = await _page_of_rows(await services.store.before(room, before, page + 1), page)
     except StoreError:
         return await _error(*HISTORY_UNAVAILABLE)
     template = "chat/_history.html" if request.headers.get("HX-Request") else "chat/history_page.html"
-    return await render_template(
-        template,
-        room=room,
-        me=current_user(),
-        messages=messages,
-        rows=rows,
-        time_zone=current_profile().time_zone,
-        has_older=has_older,
-    )
+    return await render_template(template, room=room, **shown)
 
 
 @bp.get("/me.css")
