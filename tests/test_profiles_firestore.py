@@ -14,7 +14,7 @@ from tests.support.emulators import require_firebase_extra
 require_firebase_extra()
 pytestmark = pytest.mark.firebase
 
-from quart_chat.profiles import ProfileError  # noqa: E402
+from quart_chat.profiles import ProfileChanges, ProfileError  # noqa: E402
 from quart_chat.profiles.firestore import FirestoreProfiles  # noqa: E402
 from quart_chat.services import build_profiles  # noqa: E402
 from quart_chat.settings import Settings, SettingsError  # noqa: E402
@@ -37,7 +37,7 @@ class TestFirestoreProfiles(ProfileContract):
         user = (await profiles.client.document("users/u1").get()).to_dict()
         assert user["handle"] == "ada" and user["display_name"] == "Ada" and "email" not in user
         assert (await profiles.client.document("handles/ada").get()).to_dict() == {"uid": "u1"}
-        await profiles.update("u1", handle="Lovelace")
+        await profiles.update("u1", ProfileChanges(handle="Lovelace"))
         assert not (await profiles.client.document("handles/ada").get()).exists
         assert (await profiles.client.document("handles/lovelace").get()).to_dict() == {"uid": "u1"}
 

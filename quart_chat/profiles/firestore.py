@@ -27,7 +27,7 @@ from google.cloud.firestore import SERVER_TIMESTAMP, AsyncTransaction, async_tra
 from quart_chat import people
 from quart_chat.firestore_client import FirestoreComponent, plain_utc
 from quart_chat.models import Profile
-from quart_chat.profiles import HandleTaken, ProfileError
+from quart_chat.profiles import HandleTaken, ProfileChanges, ProfileError
 
 WHAT = "the Firestore profile store (CHAT_STORE=firestore)"
 _RESERVED_ID = re.compile(r"^__.*__$")  # Firestore reserves such document ids
@@ -147,18 +147,10 @@ class FirestoreProfiles(FirestoreComponent):
                 return made
         raise ProfileError(f"no free handle for {display_name!r}")
 
-    async def update(
-        self,
-        uid: str,
-        *,
-        display_name: str | None = None,
-        handle: str | None = None,
-        colour: str | None = None,
-        time_zone: str | None = None,
-    ) -> Profile:
+    async def update(self, uid: str, changes: ProfileChanges) -> Profile:
         user = self._user(uid)
-        changes = {"display_name": display_name, "handle": handle, "colour": colour, "time_zone": time_zone}
-        given = {k: v for k, v in changes.items() if v is not None}
+        given = changes.given()
+        handle = changes.handle
         new_key = None
         if handle is not None:
             new_key = handle_key(handle)
