@@ -40,16 +40,13 @@ def _profile(row: tuple) -> Profile:
 
 class SqliteProfiles(sqlite_db.SqliteFile):
     MIGRATIONS = MIGRATIONS
+    ERROR = ProfileError
 
     def closed_error(self) -> Exception:
         return ProfileError("the profile store is not open")
 
     async def _fetch(self, sql: str, params: tuple) -> list[Profile]:
-        try:
-            rows = await self.db.execute_fetchall(sql, params)
-        except sqlite3.Error as exc:
-            raise ProfileError(f"could not read profiles: {exc}") from exc
-        return [_profile(r) for r in rows]
+        return [_profile(r) for r in await self.select(sql, params, "read profiles")]
 
     async def get(self, uid: str) -> Profile | None:
         found = await self._fetch(f"SELECT {_COLUMNS} FROM profiles WHERE uid = ?", (uid,))
