@@ -7,7 +7,7 @@ which owns its own file and its own list of migrations.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import aiosqlite
@@ -45,11 +45,13 @@ async def connect(path: Path, migrations: Sequence[str]) -> aiosqlite.Connection
 class SqliteFile:
     """One SQLite file owned by one component: opened with its migrations, closed once.
 
-    Subclasses set ``MIGRATIONS`` and say, in ``closed_error``, what using it while closed means
-    to their callers (a store error, or identity being unavailable).
+    Subclasses set ``MIGRATIONS``, say in ``closed_error`` what using it while closed means to
+    their callers (a store error, or identity being unavailable), and in ``ERROR`` what a failed
+    :meth:`select` raises.
     """
 
     MIGRATIONS: Sequence[str] = ()
+    ERROR: Callable[[str], Exception] = RuntimeError
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -71,6 +73,13 @@ class SqliteFile:
         if self._db is None:
             raise self.closed_error()
         return self._db
+
+    async def select(self, sql: str, params: tuple, what: str) -> Iterable[sqlite3.Row]:
+        """The rows of a SELECT; a database failure becomes ``ERROR("could not {what}: ...")``."""
+        try:
+            return await self.db.execute_fetchall(sql, params)
+        except sqlite3.Error as exc:
+            raise self.ERROR(f"could not {what}: {exc}") from exc
 
 
 async def _migrate(db: aiosqlite.Connection, migrations: Sequence[str]) -> None:

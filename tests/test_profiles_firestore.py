@@ -14,21 +14,19 @@ from tests.support.emulators import require_firebase_extra
 require_firebase_extra()
 pytestmark = pytest.mark.firebase
 
-from quart_chat.profiles import ProfileError  # noqa: E402
+from quart_chat.profiles import ProfileChanges, ProfileError  # noqa: E402
 from quart_chat.profiles.firestore import FirestoreProfiles  # noqa: E402
 from quart_chat.services import build_profiles  # noqa: E402
 from quart_chat.settings import Settings, SettingsError  # noqa: E402
 from tests.contracts.profile_contract import ProfileContract  # noqa: E402
-from tests.support.emulators import PROJECT_ID, Emulator  # noqa: E402
+from tests.support.emulators import PROJECT_ID, Emulator, opened_on_emulator  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 
 
 @pytest.fixture
 async def profiles(firestore_env: Emulator) -> AsyncIterator[FirestoreProfiles]:
-    p = FirestoreProfiles(project_id=PROJECT_ID, credentials_path=None, timeout=5.0)
-    await p.open()
-    yield p
-    await p.close()
+    async with opened_on_emulator(FirestoreProfiles) as p:
+        yield p
 
 
 class TestFirestoreProfiles(ProfileContract):
@@ -37,7 +35,7 @@ class TestFirestoreProfiles(ProfileContract):
         user = (await profiles.client.document("users/u1").get()).to_dict()
         assert user["handle"] == "ada" and user["display_name"] == "Ada" and "email" not in user
         assert (await profiles.client.document("handles/ada").get()).to_dict() == {"uid": "u1"}
-        await profiles.update("u1", handle="Lovelace")
+        await profiles.update("u1", ProfileChanges(handle="Lovelace"))
         assert not (await profiles.client.document("handles/ada").get()).exists
         assert (await profiles.client.document("handles/lovelace").get()).to_dict() == {"uid": "u1"}
 
@@ -73,15 +71,11 @@ async def test_build_profiles_follows_the_message_store(firestore_env: Emulator,
 
 async def test_unreachable_firestore_is_a_profile_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{free_port()}")  # nothing listens there
-    p = FirestoreProfiles(project_id=PROJECT_ID, credentials_path=None, timeout=1.0)
-    await p.open()
-    try:
+    async with opened_on_emulator(FirestoreProfiles, timeout=1.0) as p:
         with pytest.raises(ProfileError):
             await p.get("u1")
         with pytest.raises(ProfileError):
             await p.ensure("u1", "Ada")
-    finally:
-        await p.close()
 
 
 def test_missing_configuration_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,7 @@ from quart import Quart
 
 from quart_chat.messaging import send_message
 from quart_chat.models import Identity, Profile
+from quart_chat.profiles import ProfileChanges
 from quart_chat.rows import long_date
 from quart_chat.services import Services
 from quart_chat.settings import Settings
@@ -58,7 +59,7 @@ async def test_rows_show_display_names_and_handles_never_emails(app: Quart, ada:
     me = await profile(app, ada)
     await profile(app, bob)
     services: Services = app_services_of(app)
-    await services.profiles.update(me.uid, display_name="Ada Lovelace")
+    await services.profiles.update(me.uid, ProfileChanges(display_name="Ada Lovelace"))
     async with ada.socket() as a, bob.socket() as b:
         await a.receive_within()
         await b.receive_within()
@@ -123,7 +124,7 @@ async def test_rows_more_than_five_minutes_apart_and_across_days_are_not_grouped
 async def test_each_viewer_sees_the_same_live_row_in_their_own_zone(app: Quart, ada: User, bob: User) -> None:
     services = app_services_of(app)
     await profile(app, ada)
-    await services.profiles.update((await profile(app, bob)).uid, time_zone="Europe/Paris")
+    await services.profiles.update((await profile(app, bob)).uid, ProfileChanges(time_zone="Europe/Paris"))
     assert 'Times in <a href="/settings">Europe/Paris</a>' in await bob.room_page()
     async with ada.socket() as a, bob.socket() as b:
         await a.receive_within()

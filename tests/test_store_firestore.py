@@ -18,16 +18,14 @@ from quart_chat.settings import SettingsError  # noqa: E402
 from quart_chat.store import StoreError  # noqa: E402
 from quart_chat.store.firestore import FirestoreStore, id_for  # noqa: E402
 from tests.contracts.store_contract import StoreContract  # noqa: E402
-from tests.support.emulators import PROJECT_ID, Emulator  # noqa: E402
+from tests.support.emulators import PROJECT_ID, Emulator, opened_on_emulator  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 
 
 @pytest.fixture
 async def store(firestore_env: Emulator) -> AsyncIterator[FirestoreStore]:
-    s = FirestoreStore(project_id=PROJECT_ID, credentials_path=None, timeout=5.0)
-    await s.open()
-    yield s
-    await s.close()
+    async with opened_on_emulator(FirestoreStore) as s:
+        yield s
 
 
 class TestFirestoreStore(StoreContract):
@@ -89,15 +87,11 @@ class TestFirestoreStore(StoreContract):
 
 async def test_unreachable_firestore_is_a_store_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{free_port()}")  # nothing listens there
-    s = FirestoreStore(project_id=PROJECT_ID, credentials_path=None, timeout=1.0)
-    await s.open()
-    try:
+    async with opened_on_emulator(FirestoreStore, timeout=1.0) as s:
         with pytest.raises(StoreError):
             await s.ping()
         with pytest.raises(StoreError):
             await s.add("r", "u", "x", "lost")
-    finally:
-        await s.close()
 
 
 def test_missing_configuration_names_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

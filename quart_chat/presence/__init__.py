@@ -9,6 +9,7 @@ entries expire by themselves within :data:`CRASH_BOUND` seconds.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Protocol
 
 PRESENCE_TTL = 20.0  # seconds an instance's presence entry lives in Redis without a refresh
@@ -40,3 +41,38 @@ class PresenceTracker(Protocol):
     def local_rooms(self) -> list[str]:
         """Rooms with sockets in this instance."""
         ...
+
+
+class SocketCounts:
+    """This instance's sockets per (room, uid): a person joins with their first socket and leaves
+    with their last. Both trackers count this way; the Redis one also writes what changes."""
+
+    def __init__(self) -> None:
+        self._rooms: dict[str, Counter[str]] = {}
+
+    def add(self, room: str, uid: str) -> bool:
+        """One more socket of ``uid`` in ``room``; True if it is their first here."""
+        counts = self._rooms.setdefault(room, Counter())
+        counts[uid] += 1
+        return counts[uid] == 1
+
+    def remove(self, room: str, uid: str) -> bool:
+        """One socket fewer; True if it was their last here (False for a socket never added)."""
+        counts = self._rooms.get(room)
+        if counts is None or counts[uid] <= 0:
+            return False
+        counts[uid] -= 1
+        if counts[uid]:
+            return False
+        del counts[uid]
+        if not counts:
+            del self._rooms[room]
+        return True
+
+    def people(self, room: str) -> set[str]:
+        """The uids with a socket in ``room`` here."""
+        return set(self._rooms.get(room, ()))
+
+    def rooms(self) -> list[str]:
+        """The rooms with a socket here."""
+        return list(self._rooms)

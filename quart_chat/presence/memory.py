@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from quart_chat.presence import SocketCounts
 
 
 class MemoryPresence:
     def __init__(self) -> None:
-        self._rooms: dict[str, Counter[str]] = {}
+        self._sockets = SocketCounts()
 
     async def start(self) -> None:
         return None
@@ -16,27 +16,16 @@ class MemoryPresence:
         return None
 
     async def join(self, room: str, uid: str) -> bool:
-        counts = self._rooms.setdefault(room, Counter())
-        counts[uid] += 1
-        return counts[uid] == 1
+        return self._sockets.add(room, uid)
 
     async def leave(self, room: str, uid: str) -> bool:
-        counts = self._rooms.get(room)
-        if counts is None or counts[uid] <= 0:
-            return False
-        counts[uid] -= 1
-        if counts[uid]:
-            return False
-        del counts[uid]
-        if not counts:
-            del self._rooms[room]
-        return True
+        return self._sockets.remove(room, uid)
 
     async def people(self, room: str) -> set[str]:
-        return set(self._rooms.get(room, ()))
+        return self._sockets.people(room)
 
     async def refresh(self) -> None:
         return None
 
     def local_rooms(self) -> list[str]:
-        return list(self._rooms)
+        return self._sockets.rooms()

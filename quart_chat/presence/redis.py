@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
-from quart_chat.presence import PRESENCE_TTL
+from quart_chat.presence import PRESENCE_TTL, SocketCounts
 
 KEY_PREFIX = "quart-chat:presence:"
 IO_TIMEOUT = 1.0  # seconds for one Redis call: a socket's join must not hang on a dead Redis
@@ -42,7 +41,7 @@ class RedisPresence:
         self.ttl = ttl
         self.clock = clock
         self._redis = aioredis.Redis.from_url(url, socket_timeout=IO_TIMEOUT, socket_connect_timeout=IO_TIMEOUT)
-        self._local: dict[str, Counter[str]] = {}  # room -> uid -> sockets here
+        self._local = SocketCounts()  # sockets here per (room, uid)
         self._lock = asyncio.Lock()  # one write at a time, in the order the sockets came and went
 
     def _member(self, uid: str) -> str:
@@ -56,17 +55,15 @@ class RedisPresence:
         try:
             async with self._lock:
                 pipe = self._redis.pipeline(transaction=False)
-                for room, counts in self._local.items():
-                    if counts:
-                        pipe.zrem(key_for(room), *map(self._member, counts))
+                for room in self._local.rooms():
+                    if uids := self._local.people(room):
+                        pipe.zrem(key_for(room), *map(self._member, uids))
                 await pipe.execute()
         finally:
             await self._redis.aclose()
 
     async def join(self, room: str, uid: str) -> bool:
-        counts = self._local.setdefault(room, Counter())
-        counts[uid] += 1
-        if counts[uid] > 1:
+        if not self._local.add(room, uid):
             return False  # another tab here: already written
         async with self._lock:
             now = self.clock()
@@ -78,15 +75,8 @@ class RedisPresence:
         return uid not in _uids(before)
 
     async def leave(self, room: str, uid: str) -> bool:
-        counts = self._local.get(room)
-        if counts is None or counts[uid] <= 0:
-            return False
-        counts[uid] -= 1
-        if counts[uid]:
-            return False
-        del counts[uid]
-        if not counts:
-            del self._local[room]
+        if not self._local.remove(room, uid):
+            return False  # another tab here still (or a socket never added)
         async with self._lock:
             pipe = self._redis.pipeline(transaction=True)
             pipe.zrem(key_for(room), self._member(uid))
@@ -101,15 +91,15 @@ class RedisPresence:
         async with self._lock:
             now = self.clock()
             pipe = self._redis.pipeline(transaction=False)
-            for room, counts in self._local.items():
-                if counts:
-                    pipe.zadd(key_for(room), {self._member(uid): now + self.ttl for uid in counts})
+            for room in self._local.rooms():
+                if uids := self._local.people(room):
+                    pipe.zadd(key_for(room), {self._member(uid): now + self.ttl for uid in uids})
                 pipe.zremrangebyscore(key_for(room), "-inf", now)
                 pipe.expire(key_for(room), int(self.ttl * 2) + 1)
             await pipe.execute()
 
     def local_rooms(self) -> list[str]:
-        return list(self._local)
+        return self._local.rooms()
 
 
 def _uids(members: list[bytes]) -> set[str]:

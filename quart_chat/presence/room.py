@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from contextlib import suppress
 from typing import Any
 
@@ -121,26 +121,29 @@ class RoomPresence:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _join(self, room: str, uid: str, sub: Subscription) -> None:
+    async def _record(self, room: str, change: Awaitable[bool], what: str, heals: str) -> bool:
+        """Await the tracker's join or leave; if the room's set of people changed, tell every instance.
+
+        A failed write counts as a change (the lists are re-rendered anyway) and is logged with
+        how it ``heals``. Returns whether it counted as a change.
+        """
         try:
-            changed = await self.tracker.join(room, uid)
+            changed = await change
         except Exception:
-            log.warning("presence: join not recorded room=%s (the refresh retries)", room, exc_info=True)
+            log.warning("presence: %s not recorded room=%s (%s)", what, room, heals, exc_info=True)
             changed = True
         if changed:
             await self.hub.signal(room, {"kind": PRESENCE})
-        else:  # another tab or a reconnect: the set is the same, but this page's list may be stale
+        return changed
+
+    async def _join(self, room: str, uid: str, sub: Subscription) -> None:
+        if not await self._record(room, self.tracker.join(room, uid), "join", "the refresh retries"):
+            # another tab or a reconnect: the set is the same, but this page's list may be stale
             sub.offer(await self._presence_fragment(room))
 
     async def _leave(self, room: str, uid: str) -> None:
-        try:
-            changed = await self.tracker.leave(room, uid)
-        except Exception:
-            log.warning("presence: leave not recorded room=%s (the entry expires)", room, exc_info=True)
-            changed = True
-        if changed:
-            await self.hub.signal(room, {"kind": PRESENCE})
-            if self.typists.is_typing(room, uid):
+        changed = await self._record(room, self.tracker.leave(room, uid), "leave", "the entry expires")
+        if changed and self.typists.is_typing(room, uid):
                 await self.hub.signal(room, {"kind": TYPING_STOP, "uid": uid})
 
     def _on_signal(self, room: str, data: dict[str, str]) -> None:

@@ -8,6 +8,7 @@ handle's uniqueness enforced in a transaction). Emails are never kept here.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 from quart_chat.models import Profile
@@ -19,6 +20,20 @@ class ProfileError(Exception):
 
 class HandleTaken(Exception):
     """Someone else has that handle (in any letter case)."""
+
+
+@dataclass(frozen=True)
+class ProfileChanges:
+    """What :meth:`ProfileStore.update` changes in a profile: each field given (not None), nothing else."""
+
+    display_name: str | None = None
+    handle: str | None = None
+    colour: str | None = None
+    time_zone: str | None = None
+
+    def given(self) -> dict[str, str]:
+        """The fields to change, by name (the names of the stored fields too)."""
+        return {f.name: value for f in fields(self) if (value := getattr(self, f.name)) is not None}
 
 
 class ProfileStore(Protocol):
@@ -41,14 +56,6 @@ class ProfileStore(Protocol):
         """The profile with this handle, in any letter case."""
         ...
 
-    async def update(
-        self,
-        uid: str,
-        *,
-        display_name: str | None = None,
-        handle: str | None = None,
-        colour: str | None = None,
-        time_zone: str | None = None,
-    ) -> Profile:
+    async def update(self, uid: str, changes: ProfileChanges) -> Profile:
         """Change what is given; raise :class:`HandleTaken` if the handle is someone else's."""
         ...

@@ -10,28 +10,24 @@ Layout:
 
 Every read is by document id (a ``get`` or ``get_all``), so no index is needed; see
 ``firestore.indexes.json``. Browsers never reach these documents (``firestore.rules`` denies all).
-As with the message store, the async client binds to the loop it is first used on, so it is made
-in :meth:`open` and closed in :meth:`close`.
+As with the message store, the App, the async client's life and the mapping of failures to
+:class:`ProfileError` are :class:`~quart_chat.firestore_client.FirestoreComponent`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable, Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
-import firebase_admin
-import google.auth.exceptions
-from firebase_admin import firestore_async
 from google.api_core import exceptions as api_errors
-from google.cloud.firestore import SERVER_TIMESTAMP, AsyncClient, AsyncTransaction, async_transactional
+from google.cloud.firestore import SERVER_TIMESTAMP, AsyncTransaction, async_transactional
 
-from quart_chat import firebase_app, people
+from quart_chat import people
+from quart_chat.firestore_client import FirestoreComponent, plain_utc
 from quart_chat.models import Profile
-from quart_chat.profiles import HandleTaken, ProfileError
-from quart_chat.settings import Settings
+from quart_chat.profiles import HandleTaken, ProfileChanges, ProfileError
 
 WHAT = "the Firestore profile store (CHAT_STORE=firestore)"
 _RESERVED_ID = re.compile(r"^__.*__$")  # Firestore reserves such document ids
@@ -47,63 +43,32 @@ def handle_key(handle: str) -> str | None:
     return key
 
 
-def _plain_utc(value: Any) -> datetime:
+def _joined(value: Any) -> datetime:
     if not isinstance(value, datetime):
         raise ProfileError("a profile has no joined timestamp")
-    return datetime(
-        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond, tzinfo=UTC
-    )
+    return plain_utc(value)
 
 
 def _profile(snap: Any) -> Profile:
     data = snap.to_dict() or {}
     try:
         return Profile(
-            snap.id, data["handle"], data["display_name"], data["colour"], data["time_zone"], _plain_utc(data["joined"])
+            snap.id, data["handle"], data["display_name"], data["colour"], data["time_zone"], _joined(data["joined"])
         )
     except KeyError as exc:
         raise ProfileError(f"profile {snap.id} lacks {exc}") from None
 
 
-class FirestoreProfiles:
-    def __init__(
-        self,
-        *,
-        project_id: str | None,
-        credentials_path: str | None,
-        credentials_json: str | None = None,
-        timeout: float = 10.0,
-    ) -> None:
-        """Check the configuration now, so a bad one stops start-up with one sentence."""
-        self.project_id = firebase_app.check_project_id(project_id, WHAT)
-        self._credential = firebase_app.credential_for(
-            firebase_app.FIRESTORE_EMULATOR_VAR, credentials_path, WHAT, credentials_json
-        )
-        self.timeout = timeout
-        self._app: firebase_admin.App | None = None
-        self._client: AsyncClient | None = None
+class FirestoreProfiles(FirestoreComponent):
+    KIND = "profiles"
+    WHAT = WHAT
+    ERROR = ProfileError
+    NOT_OPEN = "the profile store is not open"
+    PASSES = (HandleTaken, ProfileError)
+    ALSO_FAILS = (ValueError,)  # a transaction that kept meeting contention past its attempts
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> FirestoreProfiles:
-        return cls(**firebase_app.admin_options(settings))
-
-    async def open(self) -> None:
-        self._app = firebase_app.new_app("profiles", self._credential, self.project_id, self.timeout)
-        self._client = firestore_async.client(app=self._app)
-
-    async def close(self) -> None:
-        client, self._client = self._client, None
-        api = getattr(client, "_firestore_api_internal", None)  # the gRPC channel, if it was ever made
-        if api is not None:
-            await api.transport.close()
-        firebase_app.delete_app(self._app)
-        self._app = None
-
-    @property
-    def client(self) -> AsyncClient:
-        if self._client is None:
-            raise ProfileError("the profile store is not open")
-        return self._client
+    def call_limit(self) -> float:
+        return self.timeout * 3  # a transaction may be a few round trips
 
     def _user(self, uid: str) -> Any:
         if not uid or "/" in uid or _RESERVED_ID.match(uid):
@@ -112,22 +77,6 @@ class FirestoreProfiles:
 
     def _handle(self, key: str) -> Any:
         return self.client.collection("handles").document(key)
-
-    async def _call[T](self, what: str, call: Awaitable[T]) -> T:
-        """Await a Firestore call within the time limit; every failure becomes ProfileError."""
-        try:
-            async with asyncio.timeout(self.timeout * 3):  # a transaction may be a few round trips
-                return await call
-        except (HandleTaken, ProfileError):
-            raise
-        except (
-            api_errors.GoogleAPIError,
-            google.auth.exceptions.GoogleAuthError,
-            TimeoutError,
-            OSError,
-            ValueError,  # a transaction that kept meeting contention past its attempts
-        ) as exc:
-            raise ProfileError(f"could not {what}: {type(exc).__name__}: {exc}") from exc
 
     async def get(self, uid: str) -> Profile | None:
         snap = await self._call("read a profile", self._user(uid).get(timeout=self.timeout))
@@ -198,18 +147,10 @@ class FirestoreProfiles:
                 return made
         raise ProfileError(f"no free handle for {display_name!r}")
 
-    async def update(
-        self,
-        uid: str,
-        *,
-        display_name: str | None = None,
-        handle: str | None = None,
-        colour: str | None = None,
-        time_zone: str | None = None,
-    ) -> Profile:
+    async def update(self, uid: str, changes: ProfileChanges) -> Profile:
         user = self._user(uid)
-        changes = {"display_name": display_name, "handle": handle, "colour": colour, "time_zone": time_zone}
-        given = {k: v for k, v in changes.items() if v is not None}
+        given = changes.given()
+        handle = changes.handle
         new_key = None
         if handle is not None:
             new_key = handle_key(handle)

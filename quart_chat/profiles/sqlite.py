@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from quart_chat import people, sqlite_db
 from quart_chat.models import Profile
-from quart_chat.profiles import HandleTaken, ProfileError
+from quart_chat.profiles import HandleTaken, ProfileChanges, ProfileError
 
 MIGRATIONS = (
     """
@@ -40,16 +40,13 @@ def _profile(row: tuple) -> Profile:
 
 class SqliteProfiles(sqlite_db.SqliteFile):
     MIGRATIONS = MIGRATIONS
+    ERROR = ProfileError
 
     def closed_error(self) -> Exception:
         return ProfileError("the profile store is not open")
 
     async def _fetch(self, sql: str, params: tuple) -> list[Profile]:
-        try:
-            rows = await self.db.execute_fetchall(sql, params)
-        except sqlite3.Error as exc:
-            raise ProfileError(f"could not read profiles: {exc}") from exc
-        return [_profile(r) for r in rows]
+        return [_profile(r) for r in await self.select(sql, params, "read profiles")]
 
     async def get(self, uid: str) -> Profile | None:
         found = await self._fetch(f"SELECT {_COLUMNS} FROM profiles WHERE uid = ?", (uid,))
@@ -91,23 +88,14 @@ class SqliteProfiles(sqlite_db.SqliteFile):
                 return made
         raise ProfileError(f"no free handle for {display_name!r}")
 
-    async def update(
-        self,
-        uid: str,
-        *,
-        display_name: str | None = None,
-        handle: str | None = None,
-        colour: str | None = None,
-        time_zone: str | None = None,
-    ) -> Profile:
-        changes = {"display_name": display_name, "handle": handle, "colour": colour, "time_zone": time_zone}
-        given = {k: v for k, v in changes.items() if v is not None}
+    async def update(self, uid: str, changes: ProfileChanges) -> Profile:
+        given = changes.given()
         if given:
             sets = ", ".join(f"{column} = ?" for column in given)  # column names from the dict above
             try:
                 await self.db.execute(f"UPDATE profiles SET {sets} WHERE uid = ?", (*given.values(), uid))
             except sqlite3.IntegrityError:
-                raise HandleTaken(handle) from None
+                raise HandleTaken(changes.handle) from None
             except sqlite3.Error as exc:
                 raise ProfileError(f"could not save the profile: {exc}") from exc
         profile = await self.get(uid)

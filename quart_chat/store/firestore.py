@@ -15,30 +15,25 @@ Queries use Firestore's automatic single-field index on ``created_at`` (with
 ``__name__`` in the same direction), so no composite index is needed; see
 ``firestore.indexes.json``. Pages are cursors (``start_after``), never offsets.
 
-The async client binds to the event loop it is first used on, so it is made
-in :meth:`open` (on the serving loop) and closed in :meth:`close`.
+The App, the client's life (made in :meth:`open`, on the serving loop) and the
+mapping of failures to :class:`StoreError` are :class:`FirestoreComponent`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import re
 import uuid
-from collections.abc import Awaitable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-import firebase_admin
-import google.auth.exceptions
-from firebase_admin import firestore_async
 from google.api_core import exceptions as api_errors
-from google.cloud.firestore import SERVER_TIMESTAMP, AsyncClient, Query
+from google.cloud.firestore import SERVER_TIMESTAMP, Query
 
-from quart_chat import firebase_app
+from quart_chat.firestore_client import FirestoreComponent, plain_utc
 from quart_chat.models import Message, parse_cursor
-from quart_chat.settings import Settings
 from quart_chat.store import StoreError
 
 WHAT = "the Firestore message store (CHAT_STORE=firestore)"
@@ -55,84 +50,21 @@ def id_for(message_id: str) -> str:
     return hashlib.sha256(message_id.encode("utf-8")).hexdigest()[:32]
 
 
-def _plain_utc(value: datetime) -> datetime:
-    """A plain ``datetime`` in UTC (the client returns DatetimeWithNanoseconds)."""
-    return datetime(
-        value.year,
-        value.month,
-        value.day,
-        value.hour,
-        value.minute,
-        value.second,
-        value.microsecond,
-        tzinfo=UTC,
-    )
-
-
 def _room(room: str) -> str:
     if not room or len(room.encode("utf-8")) > 512 or _ROOM_FORBIDDEN.search(room):
         raise ValueError(f"not a usable room name for Firestore: {room[:40]!r}")
     return room
 
 
-class FirestoreStore:
-    def __init__(
-        self,
-        *,
-        project_id: str | None,
-        credentials_path: str | None,
-        credentials_json: str | None = None,
-        timeout: float = 10.0,
-    ) -> None:
-        """Check the configuration now, so a bad one stops start-up with one sentence."""
-        self.project_id = firebase_app.check_project_id(project_id, WHAT)
-        self._credential = firebase_app.credential_for(
-            firebase_app.FIRESTORE_EMULATOR_VAR, credentials_path, WHAT, credentials_json
-        )
-        self.timeout = timeout
-        self._app: firebase_admin.App | None = None
-        self._client: AsyncClient | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> FirestoreStore:
-        return cls(**firebase_app.admin_options(settings))
-
-    async def open(self) -> None:
-        self._app = firebase_app.new_app("store", self._credential, self.project_id, self.timeout)
-        self._client = firestore_async.client(app=self._app)
-
-    async def close(self) -> None:
-        client, self._client = self._client, None
-        # The gRPC channel is only made on first use; close it if it was (the client has no close()).
-        api = getattr(client, "_firestore_api_internal", None)
-        if api is not None:
-            await api.transport.close()
-        firebase_app.delete_app(self._app)
-        self._app = None
-
-    @property
-    def client(self) -> AsyncClient:
-        if self._client is None:
-            raise StoreError("the message store is not open")
-        return self._client
+class FirestoreStore(FirestoreComponent):
+    KIND = "store"
+    WHAT = WHAT
+    ERROR = StoreError
+    NOT_OPEN = "the message store is not open"
+    PASSES = (api_errors.AlreadyExists,)  # add() tells a replayed send by it
 
     def _messages(self, room: str) -> Any:
         return self.client.collection("rooms").document(_room(room)).collection("messages")
-
-    async def _call[T](self, what: str, call: Awaitable[T]) -> T:
-        """Await a Firestore call within the time limit; every failure becomes StoreError."""
-        try:
-            async with asyncio.timeout(self.timeout + 1):
-                return await call
-        except api_errors.AlreadyExists:
-            raise
-        except (
-            api_errors.GoogleAPIError,
-            google.auth.exceptions.GoogleAuthError,
-            TimeoutError,
-            OSError,
-        ) as exc:
-            raise StoreError(f"could not {what}: {type(exc).__name__}: {exc}") from exc
 
     @staticmethod
     def _message(room: str, snap: Any) -> Message:
@@ -141,7 +73,7 @@ class FirestoreStore:
         if not isinstance(created, datetime):
             raise StoreError(f"message {snap.id} in {room!r} has no server timestamp")
         return Message(
-            snap.id, room, data["author_uid"], data["author_name"], data["text"], _plain_utc(created)
+            snap.id, room, data["author_uid"], data["author_name"], data["text"], plain_utc(created)
         )
 
     async def add(

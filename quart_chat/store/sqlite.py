@@ -73,6 +73,7 @@ def _cursor_id(cursor: str) -> int:
 
 class SqliteStore(sqlite_db.SqliteFile):
     MIGRATIONS = MIGRATIONS
+    ERROR = StoreError
 
     def closed_error(self) -> Exception:
         return StoreError("the message store is not open")
@@ -98,11 +99,7 @@ class SqliteStore(sqlite_db.SqliteFile):
         return dataclasses.replace(_message(next(iter(existing))), replayed=True)
 
     async def _select(self, sql: str, params: tuple) -> list[Message]:
-        try:
-            rows = await self.db.execute_fetchall(sql, params)
-        except sqlite3.Error as exc:
-            raise StoreError(f"could not read messages: {exc}") from exc
-        return [_message(r) for r in rows]
+        return [_message(r) for r in await self.select(sql, params, "read messages")]
 
     async def latest(self, room: str, limit: int) -> list[Message]:
         rows = await self._select(

@@ -13,7 +13,7 @@ from quart import Blueprint, current_app, flash, get_flashed_messages, redirect,
 from quart.typing import ResponseReturnValue
 
 from quart_chat import people
-from quart_chat.profiles import HandleTaken, ProfileError
+from quart_chat.profiles import HandleTaken, ProfileChanges, ProfileError
 from quart_chat.web.context import app_services
 from quart_chat.web.security import csrf_ok, current_profile, current_user, login_required
 
@@ -88,7 +88,7 @@ async def save_settings() -> ResponseReturnValue:
     if errors:
         return await _settings_page(values, errors=errors, status=400)
     try:
-        await app_services().profiles.update(profile.uid, **cleaned)
+        await app_services().profiles.update(profile.uid, ProfileChanges(**cleaned))
     except HandleTaken:
         return await _settings_page(values, errors={"handle": HANDLE_TAKEN}, status=409)
     await flash(SAVED)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from quart_chat import people
-from quart_chat.profiles import HandleTaken, ProfileStore
+from quart_chat.profiles import HandleTaken, ProfileChanges, ProfileStore
 
 
 class ProfileContract:
@@ -50,32 +50,32 @@ class ProfileContract:
 
     async def test_update_changes_each_field_alone(self, profiles: ProfileStore) -> None:
         made = await profiles.ensure("u1", "Ada")
-        named = await profiles.update("u1", display_name="Ada L.")
+        named = await profiles.update("u1", ProfileChanges(display_name="Ada L."))
         assert named.display_name == "Ada L." and named.handle == made.handle and named.colour == made.colour
-        painted = await profiles.update("u1", colour="teal")
+        painted = await profiles.update("u1", ProfileChanges(colour="teal"))
         assert painted.colour == "teal" and painted.display_name == "Ada L."
-        zoned = await profiles.update("u1", time_zone="Europe/London")
+        zoned = await profiles.update("u1", ProfileChanges(time_zone="Europe/London"))
         assert zoned.time_zone == "Europe/London" and zoned.colour == "teal"
-        moved = await profiles.update("u1", handle="lovelace")
+        moved = await profiles.update("u1", ProfileChanges(handle="lovelace"))
         assert moved.handle == "lovelace" and moved.display_name == "Ada L." and moved.joined == made.joined
         assert await profiles.get("u1") == moved
         assert await profiles.by_handle("lovelace") == moved
         assert await profiles.by_handle("ada") is None  # the old handle is free again
         assert (await profiles.ensure("u2", "Ada")).handle == "ada"
-        assert await profiles.update("u1") == moved  # nothing given, nothing changed
+        assert await profiles.update("u1", ProfileChanges()) == moved  # nothing given, nothing changed
 
     async def test_someone_elses_handle_in_another_case_is_taken(self, profiles: ProfileStore) -> None:
         await profiles.ensure("u1", "Ada")
         bob = await profiles.ensure("u2", "Bob")
         for asked in ("ada", "ADA", "aDa"):
             with pytest.raises(HandleTaken):
-                await profiles.update("u2", handle=asked)
+                await profiles.update("u2", ProfileChanges(handle=asked))
         assert await profiles.get("u2") == bob
         assert (await profiles.by_handle("ada")).uid == "u1"
 
     async def test_your_own_handle_in_another_case_is_yours(self, profiles: ProfileStore) -> None:
         await profiles.ensure("u1", "Ada")
-        changed = await profiles.update("u1", handle="ADA", display_name="Ada")
+        changed = await profiles.update("u1", ProfileChanges(handle="ADA", display_name="Ada"))
         assert changed.handle.lower() == "ada"
         assert (await profiles.by_handle("ada")).uid == "u1"
         assert (await profiles.ensure("u2", "Ada")).handle == "ada-2"

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import Browser, expect
 
+from quart_chat.profiles import ProfileChanges
 from quart_chat.services import build_profiles
 from quart_chat.settings import Settings
 from tests.e2e.conftest import ARTIFACTS, ConsoleWatch
@@ -31,7 +32,7 @@ async def set_time_zone(server: ChatServer, backend: dict[str, str], handle: str
         try:
             person = await profiles.by_handle(handle)
             assert person is not None, f"no profile @{handle}"
-            await profiles.update(person.uid, time_zone=zone)
+            await profiles.update(person.uid, ProfileChanges(time_zone=zone))
         finally:
             await profiles.close()
 

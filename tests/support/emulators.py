@@ -25,14 +25,18 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support.net import free_port
 from tests.support.tools import in_ci
+
+if TYPE_CHECKING:  # the Firebase code is imported only after require_firebase_extra()
+    from quart_chat.firestore_client import FirestoreComponent
 
 PROJECT_ID = "demo-quart-chat"
 ROOT = Path(__file__).resolve().parents[2]
@@ -264,3 +268,16 @@ def firestore_env(firestore_emulator: Emulator, monkeypatch: pytest.MonkeyPatch)
     assert status == 200, f"clearing the Firestore emulator answered {status}"
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator.host)
     return firestore_emulator
+
+
+@contextlib.asynccontextmanager
+async def opened_on_emulator[T: FirestoreComponent](kind: type[T], timeout: float = 5.0) -> AsyncIterator[T]:
+    """A Firestore store of ``kind`` (the message or the profile store) for the demo project, open for
+    the block and closed after it. It talks to whatever FIRESTORE_EMULATOR_HOST names (``firestore_env``
+    sets it; a test of failures points it where nothing listens)."""
+    component = kind(project_id=PROJECT_ID, credentials_path=None, timeout=timeout)
+    await component.open()
+    try:
+        yield component
+    finally:
+        await component.close()
