@@ -22,7 +22,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import escape
 
 from quart_chat import rows as row_rules
-from quart_chat.models import Message, make_cursor
+from quart_chat.models import Message, Profile, make_cursor
 from quart_chat.people import DEFAULT_TIME_ZONE
 from quart_chat.rows import Row
 
@@ -93,6 +93,14 @@ class Renderer:
 
     def composer_error(self, error: str) -> str:
         return partial("#composer-error", self._render("chat/_composer_error.html", error=error))
+
+    def presence(self, people: Iterable[Profile]) -> str:
+        """Who is here now: one list per room, the same for everyone in it."""
+        return partial("#presence", self._render("chat/_presence.html", people=list(people)), "innerHTML")
+
+    def typing(self, typists: Iterable[Profile]) -> str:
+        """Who is typing: one line per room; the typer's own entry is hidden from them by /me.css."""
+        return partial("#typing", self._render("chat/_typing.html", typists=list(typists)), "innerHTML")
 
     def reset(self, room: str, rows: list[Row], has_older: bool, tz: str | ZoneInfo = DEFAULT_TIME_ZONE) -> str:
         """Replace the whole message list: used when a reconnecting page is too far behind."""

@@ -7,7 +7,7 @@ needs none of their packages.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 
 from quart_chat import people
@@ -32,37 +32,36 @@ class Services:
     store: MessageStore
     hub: Hub
     profiles: ProfileStore
+    # Who is here and who is typing, over the hub's signals (tracker in memory or Redis).
+    presence: RoomPresence
     metrics: Metrics = field(default_factory=Metrics)
     # The live partials need the package's templates, not the app: the message path runs without one.
     renderer: Renderer = field(default_factory=Renderer)
     connections: Connections = field(default_factory=Connections)
-    # Who is here and who is typing, over the hub's signals; memory unless built with a Redis tracker.
-    presence: RoomPresence = None  # type: ignore[assignment]  # None: a memory one, made in __post_init__
     is_open: bool = False
 
     def __post_init__(self) -> None:
         self.metrics.track_connections(lambda: len(self.connections))
-        if self.presence is None:
-            self.presence = RoomPresence(MemoryPresence(), self.hub, self.profiles, self.renderer)
 
     async def open(self) -> None:
-        """Open everything (once: ``python -m quart_chat`` opens before serving, the app's lifespan again)."""
+        """Open everything (once: ``python -m quart_chat`` opens before serving, the app's lifespan again).
+
+        In dependency order; if one part fails, what was already open is closed again, last first.
+        """
         if self.is_open:
             return
-        await self.store.open()
-        try:
+        async with AsyncExitStack() as undo:
+            await self.store.open()
+            undo.push_async_callback(self.store.close)
             await self.profiles.open()
-            try:
-                await self.identity.open()
-                await name_existing_accounts(self.identity, self.profiles)
-                await self.hub.start()
-                await self.presence.start()
-            except BaseException:
-                await self.profiles.close()
-                raise
-        except BaseException:
-            await self.store.close()
-            raise
+            undo.push_async_callback(self.profiles.close)
+            await self.identity.open()
+            undo.push_async_callback(self.identity.close)
+            await name_existing_accounts(self.identity, self.profiles)
+            await self.hub.start()
+            undo.push_async_callback(self.hub.stop)
+            await self.presence.start()  # after the hub: it listens to the hub's signals
+            undo.pop_all()  # all open: keep them so
         self.is_open = True
 
     async def drain(self, timeout: float) -> None:
@@ -71,22 +70,14 @@ class Services:
         await self.connections.wait_empty(timeout)
 
     async def close(self) -> None:
+        """Close everything in reverse order; each part is closed even if an earlier one fails."""
         if not self.is_open:
             return
         self.is_open = False
-        try:
-            try:
-                await self.presence.stop()  # before the hub: its last leaves still signal
-            finally:
-                await self.hub.stop()
-        finally:
-            try:
-                await self.identity.close()
-            finally:
-                try:
-                    await self.profiles.close()
-                finally:
-                    await self.store.close()
+        async with AsyncExitStack() as closing:  # callbacks run last-pushed first
+            for close in (self.store.close, self.profiles.close, self.identity.close, self.hub.stop):
+                closing.push_async_callback(close)
+            closing.push_async_callback(self.presence.stop)  # before the hub: its last leaves still signal
 
 
 async def name_existing_accounts(identity: IdentityProvider, profiles: ProfileStore) -> None:
@@ -181,6 +172,4 @@ def build_services(settings: Settings) -> Services:
     store = TimedStore(build_store(settings), metrics)
     hub, profiles, renderer = build_hub(settings), build_profiles(settings), Renderer()
     presence = RoomPresence(build_presence_tracker(settings, hub), hub, profiles, renderer)
-    return Services(
-        settings, build_identity(settings), store, hub, profiles, metrics, renderer, presence=presence
-    )
+    return Services(settings, build_identity(settings), store, hub, profiles, presence, metrics, renderer)

@@ -27,7 +27,7 @@ from quart_chat.models import Profile
 from quart_chat.presence import PRESENCE_REFRESH, PresenceTracker
 from quart_chat.presence.typing import TYPING_TIMEOUT, Typists
 from quart_chat.profiles import ProfileStore
-from quart_chat.rendering import Renderer, partial
+from quart_chat.rendering import Renderer
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,6 @@ class RoomPresence:
         self._last: dict[tuple[str, str], str] = {}  # what each local room was last sent
         self._tasks: set[asyncio.Task[None]] = set()  # joins and leaves writing to the tracker
         self._loops: list[asyncio.Task[None]] = []
-        self.renders = 0  # fragments rendered (tests: once per room, not per socket)
 
     # -- life ----------------------------------------------------------------------------------
 
@@ -144,7 +143,7 @@ class RoomPresence:
     async def _leave(self, room: str, uid: str) -> None:
         changed = await self._record(room, self.tracker.leave(room, uid), "leave", "the entry expires")
         if changed and self.typists.is_typing(room, uid):
-                await self.hub.signal(room, {"kind": TYPING_STOP, "uid": uid})
+            await self.hub.signal(room, {"kind": TYPING_STOP, "uid": uid})
 
     def _on_signal(self, room: str, data: dict[str, str]) -> None:
         kind = data.get("kind")
@@ -202,15 +201,9 @@ class RoomPresence:
         return sorted(found.values(), key=lambda p: (p.display_name.casefold(), p.handle))
 
     async def _presence_fragment(self, room: str) -> str:
-        self.renders += 1
-        people = await self.people(room)
-        html = self.renderer.env.get_template("chat/_presence.html").render(people=people)
-        return partial("#presence", html, "innerHTML")
+        return self.renderer.presence(await self.people(room))
 
     async def _typing_fragment(self, room: str) -> str:
-        self.renders += 1
         uids = self.typists.in_room(room)
         found = await self.profiles.get_many(uids)
-        typists = [found[uid] for uid in uids if uid in found]
-        html = self.renderer.env.get_template("chat/_typing.html").render(typists=typists)
-        return partial("#typing", html, "innerHTML")
+        return self.renderer.typing(found[uid] for uid in uids if uid in found)
