@@ -82,7 +82,7 @@ async def main() -> None:
 
     data = Path(tempfile.mkdtemp(prefix="bench-live-")) / "data"
     server = ChatServer(
-        data, CHAT_RATE_LIMIT_BURST="100000", CHAT_RATE_LIMIT_PER_MINUTE="100000", CHAT_QUEUE_SIZE="4096"
+        data, CHAT_MESSAGE_BURST="100000", CHAT_MESSAGES_PER_MINUTE="100000", CHAT_QUEUE_SIZE="4096"
     ).start()
     try:
         user = await RemoteUser(server.base, "bench@example.com").sign_up()

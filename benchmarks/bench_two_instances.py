@@ -122,8 +122,8 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             "CHAT_HUB": "redis",
             "CHAT_REDIS_URL": redis.url,
             # One sender at --rate: lift the per-connection limit so the benchmark is not throttled.
-            "CHAT_RATE_LIMIT_PER_MINUTE": str(max(60, int(args.rate * 60 * 2))),
-            "CHAT_RATE_LIMIT_BURST": "1000",
+            "CHAT_MESSAGES_PER_MINUTE": str(max(60, int(args.rate * 60 * 2))),
+            "CHAT_MESSAGE_BURST": "1000",
         }
         a = ChatServer(Path(tmp) / "data", **env)
         b = ChatServer(Path(tmp) / "data", **env)

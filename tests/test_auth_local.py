@@ -1,5 +1,6 @@
 """Local accounts: the identity contract on a real SQLite file, plus what is local-only."""
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 from argon2 import extract_parameters, profiles
 
+from quart_chat.auth.hashing import HashingBusy
 from quart_chat.auth.local import LocalIdentity
 from tests.contracts.identity_contract import IdentityContract, new_email
 from tests.support.resources import opened
@@ -54,3 +56,17 @@ async def test_production_hashes_passwords_at_rfc_9106_cost(tmp_path: Path, monk
     with sqlite3.connect(tmp_path / "accounts.sqlite3") as db:
         (stored,) = db.execute("SELECT password_hash FROM accounts").fetchone()
     assert extract_parameters(stored) == profiles.RFC_9106_LOW_MEMORY
+
+
+async def test_hashes_beyond_the_bound_are_refused_with_retry_after_not_queued(tmp_path: Path) -> None:
+    """Issue 12, finding 1: with one slot and no wait, logins at once get one hash and HashingBusy for the rest;
+    every kind of hash (the dummy hash of an unknown email included) takes a slot."""
+    async with opened(LocalIdentity(tmp_path / "a.sqlite3", hash_slots=1, hash_wait=0)) as identity:
+        await identity.sign_up("ada@example.com", "correct horse")
+        results = await asyncio.gather(
+            *(identity.sign_in(f"nobody-{i}@example.com", "guess") for i in range(8)), return_exceptions=True
+        )
+        busy = [r for r in results if isinstance(r, HashingBusy)]
+        assert len(busy) == 7 and identity.hashing.refused == 7
+        assert busy[0].status == 503 and busy[0].retry_after
+        assert (await identity.sign_in("ada@example.com", "correct horse")).identity.email == "ada@example.com"

@@ -124,7 +124,7 @@ async def test_rate_limit_refuses_the_excess_with_a_clear_error(app: Quart, sett
     from quart_chat.app import create_app
     from tests.conftest import make_client
 
-    limited = create_app(replace(settings, rate_limit_burst=2, rate_limit_per_minute=1))
+    limited = create_app(replace(settings, message_burst=2, messages_per_minute=1))
     async with limited.test_app():
         user = await User(make_client(limited), "ada@example.com").sign_up()
         async with user.socket() as ws:

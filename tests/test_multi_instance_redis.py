@@ -28,7 +28,7 @@ from tests.support.server import ChatServer, start_all
 pytestmark = pytest.mark.server
 
 # Senders in these tests type faster than a person; the limit itself is tested in test_live.py.
-FAST = {"CHAT_RATE_LIMIT_PER_MINUTE": "60000", "CHAT_RATE_LIMIT_BURST": "1000"}
+FAST = {"CHAT_MESSAGES_PER_MINUTE": "60000", "CHAT_MESSAGE_BURST": "1000"}
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ TYPIST = re.compile(r'<span class="typist" data-uid="([^"]+)">([^<]*)</span>')
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Quart]:
-    app = create_app(replace(settings, rate_limit_burst=3, rate_limit_per_minute=6))
+    app = create_app(replace(settings, message_burst=3, messages_per_minute=6))
     services = app_services_of(app)
     services.presence = RoomPresence(
         MemoryPresence(), services.hub, services.profiles, services.renderer, typing_timeout=TYPING_TIMEOUT

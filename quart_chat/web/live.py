@@ -235,10 +235,10 @@ class LiveConnection:
 
     async def _read(self, sub: Subscription) -> None:
         settings, renderer, metrics = self.settings, self.services.renderer, self.services.metrics
-        bucket = TokenBucket(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        bucket = TokenBucket(settings.messages_per_minute, settings.message_burst)
         # Typing notices get a bucket of their own, as strict as messages', so typing never costs a
         # message; a flood is dropped quietly (the composer throttles; only a script floods).
-        typing_bucket = TokenBucket(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        typing_bucket = TokenBucket(settings.messages_per_minute, settings.message_burst)
         presence = self.services.presence
         used_client_id: str | None = None  # the composer last sent: a late notice from it is stale
         while True:
