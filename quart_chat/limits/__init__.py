@@ -24,6 +24,7 @@ from typing import Protocol
 
 LEASE_TTL = 20.0  # seconds a socket's lease lives without a renewal (a crashed instance's sockets free up)
 LEASE_RENEW = 5.0  # seconds between renewals of this instance's leases
+EPSILON = 1e-6  # seconds: a burst's last hit, summed in floating point, must not miss by a rounding error
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,7 @@ def gcra(tat: float | None, now: float, rate: Rate) -> tuple[float, float]:
     start = now if tat is None or tat < now else tat
     new_tat = start + rate.interval
     allow_at = new_tat - rate.interval * rate.burst
-    if allow_at > now:
+    if allow_at - now > EPSILON:
         return allow_at - now, start
     return 0.0, new_tat
 

@@ -39,7 +39,7 @@ IO_TIMEOUT = 0.5  # seconds for one Redis call: a sign-in must not hang on a dea
 RETRY_REDIS = 5.0  # seconds on the local limiter after a Redis failure before Redis is tried again
 ERRORS = (RedisError, OSError, TimeoutError)
 
-# GCRA (see quart_chat.limits.gcra): KEYS[1]; ARGV now, interval, burst. Floats go back as strings
+# GCRA (see quart_chat.limits.gcra; 1e-6 is its EPSILON): KEYS[1]; ARGV now, interval, burst. Floats go back as strings
 # (Redis would truncate a Lua number to an integer).
 TAKE = """
 local now, interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -47,7 +47,7 @@ local tat = tonumber(redis.call('GET', KEYS[1])) or now
 if tat < now then tat = now end
 local new_tat = tat + interval
 local allow_at = new_tat - interval * burst
-if allow_at > now then return tostring(allow_at - now) end
+if allow_at - now > 1e-6 then return tostring(allow_at - now) end
 redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.max(1, math.ceil((new_tat - now) * 1000)))
 return '0'
 """
