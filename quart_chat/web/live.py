@@ -278,8 +278,10 @@ class LiveConnection:
             elif isinstance(action, Hangup):
                 log.warning("closing: %s uid=%s room=%s", action.closing.reason, self.me.uid, self.room)
                 self._hangup = action.closing
-                sub.request_close(action.closing.code, action.closing.reason)  # the writer sends the close
-                return
+                sub.request_close(action.closing.code, action.closing.reason)
+                # Read no more, but do not end first: run() would cancel the writer before it sent the
+                # close. The writer ends once it has, and run() then cancels this task.
+                await asyncio.get_running_loop().create_future()
 
     async def _post(self, reader: FrameReader, post: Post, sub: Subscription) -> Answer | Post:
         """Store and broadcast a message; the answer if it was refused (too fast, store down)."""
