@@ -10,7 +10,7 @@ import pytest
 from argon2 import PasswordHasher, extract_parameters, profiles
 
 from quart_chat.auth import InvalidCredentials
-from quart_chat.auth.hashing import HashingBusy
+from quart_chat.auth.hashing import HashingBusy, Slots
 from quart_chat.auth.local import LocalIdentity
 from tests.contracts.identity_contract import IdentityContract, new_email
 from tests.support.net import until
@@ -90,3 +90,28 @@ async def test_hashes_beyond_the_bound_are_refused_with_retry_after_not_queued(t
         assert (await first).identity.email == "ada@example.com"  # the one in flight was not disturbed
         with pytest.raises(InvalidCredentials):  # and a slot is free again
             await identity.sign_in("nobody@example.com", "guess")
+
+
+async def test_the_priority_line_is_served_before_the_crowd_and_a_timed_out_waiter_leaves_no_trace() -> None:
+    """A returning browser (device cookie) waits in the first line: the owner is not queued behind a flood."""
+    slots = Slots(1)
+    await slots.acquire()
+    order: list[str] = []
+
+    async def waiter(name: str, first: bool) -> None:
+        await slots.acquire(first)
+        order.append(name)
+        slots.release()
+
+    crowd = [asyncio.create_task(waiter(f"stranger {i}", False)) for i in range(3)]
+    with pytest.raises(TimeoutError):  # one who gave up waiting
+        async with asyncio.timeout(0.01):
+            await slots.acquire()
+    owner = asyncio.create_task(waiter("owner", True))
+    await asyncio.sleep(0)
+    slots.release()
+    await asyncio.gather(*crowd, owner)
+    assert order == ["owner", "stranger 0", "stranger 1", "stranger 2"]
+    assert not slots.locked()  # every slot back, none lost to the one who timed out
+    await slots.acquire()
+    assert slots.locked()

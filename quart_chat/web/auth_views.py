@@ -20,6 +20,7 @@ from quart.typing import ResponseReturnValue
 
 from quart_chat import people
 from quart_chat.auth import AuthError, AuthUnavailable, IdentityProvider
+from quart_chat.auth.hashing import first_in_line
 from quart_chat.close_codes import Close
 from quart_chat.web import devices
 from quart_chat.web.context import app_services
@@ -94,13 +95,15 @@ async def _submit(template: str, action: Literal["signup", "login"]) -> Response
     services = app_services()
     identity = services.identity
     address = request.remote_addr  # the browser's, with the right CHAT_TRUSTED_PROXIES (README)
+    known = devices.knows(email)  # this browser signed in to this account before: first in line for a hash
     try:
-        async with services.sign_in.attempt(email, address, trusted=devices.knows(email)):
-            if action == "signup":
-                await services.sign_in.sign_up(address)
-                signed = await identity.sign_up(email, password)
-            else:
-                signed = await identity.sign_in(email, password)
+        with first_in_line(known):
+            async with services.sign_in.attempt(email, address, trusted=known):
+                if action == "signup":
+                    await services.sign_in.sign_up(address)
+                    signed = await identity.sign_up(email, password)
+                else:
+                    signed = await identity.sign_in(email, password)
     except AuthError as exc:
         if exc.status == 429:
             current_app.logger.warning("%s throttled for %s s", action, exc.retry_after)
