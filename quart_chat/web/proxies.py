@@ -3,7 +3,8 @@
 Hypercorn's ``ProxyFixMiddleware`` does the reading (the ``trusted_hops``-th entry from the end of
 each header, "legacy" X-Forwarded-* mode). It also sets a WebSocket's scheme to the header's
 value, ``https``, where ASGI (and Quart's routing) expect ``wss``: the handshake then fails with
-400. :class:`TrustedProxies` puts a WebSocket's scheme back into ws/wss after it.
+400 (pgjones/hypercorn issue 198, open; uvicorn fixed the same in its proxy-headers middleware).
+:class:`TrustedProxies` puts a WebSocket's scheme back into ws/wss after it.
 """
 
 from __future__ import annotations
