@@ -207,7 +207,7 @@ class Settings:
         doc="Wrong passwords per account and address before sign-in backs off (1 s, doubling, at most 15 min).")
     signups_per_hour: int = setting("CHAT_SIGNUPS_PER_HOUR", default=10, parse=whole(1, 100_000),
         doc="Sign-ups per client address per hour (all at once, or spread out).")
-    password_hashes: int = setting("CHAT_PASSWORD_HASHES", default=os.cpu_count() or 1, parse=whole(1, 256),
+    password_hashes: int = setting("CHAT_PASSWORD_HASHES", default=os.process_cpu_count() or 1, parse=whole(1, 256),
         shown="CPU count", doc="Password hashes (64 MiB each) one process runs at once; more wait, then get 503.")
     password_hash_wait: float = setting("CHAT_PASSWORD_HASH_WAIT", default=1.0, parse=number(0, 30),
         doc="Seconds a sign-in waits for a free hashing slot before it gets 503 with Retry-After.")

@@ -53,7 +53,7 @@ MIGRATIONS = (
 # argon2id with the library's parameters (RFC 9106's low-memory profile). Module-level so the tests can
 # swap in a cheap one: each hash records its own parameters, so a cheap hash still verifies.
 PASSWORD_HASHER = PasswordHasher()
-HASH_SLOTS = os.cpu_count() or 1  # hashes at once: one per core (each is CPU-bound and takes 64 MiB)
+HASH_SLOTS = os.process_cpu_count() or 1  # hashes at once: one per usable core (each is CPU-bound, 64 MiB)
 HASH_WAIT = 1.0  # seconds a sign-in waits for a free slot before it is told to come back
 
 
