@@ -81,9 +81,11 @@ async def main() -> None:
     args = parser.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="bench-live-")) / "data"
+    # One user holds every socket and sends the burst: lift the per-person limits for the run.
     server = ChatServer(
-        data, CHAT_RATE_LIMIT_BURST="100000", CHAT_RATE_LIMIT_PER_MINUTE="100000", CHAT_QUEUE_SIZE="4096"
-    ).start()
+        data, CHAT_MESSAGE_BURST="100000", CHAT_MESSAGES_PER_MINUTE="100000", CHAT_QUEUE_SIZE="4096",
+        CHAT_FRAMES_PER_MINUTE="100000", CHAT_MAX_SOCKETS_PER_PERSON="1000",
+    ).start()  # fmt: skip
     try:
         user = await RemoteUser(server.base, "bench@example.com").sign_up()
         pid = server.proc.pid  # type: ignore[union-attr]

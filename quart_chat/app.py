@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart
 
 from quart_chat import secret_key
@@ -12,6 +11,7 @@ from quart_chat.services import Services, build_services
 from quart_chat.settings import Settings
 from quart_chat.web import auth_views, chat_views, live, ops_views, people_views, routing, security
 from quart_chat.web.context import EXTENSION_KEY
+from quart_chat.web.proxies import TrustedProxies
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Quart:
@@ -45,8 +45,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(people_views.bp)  # also the app's ProfileError -> 503 page
     if settings.trusted_proxies:
-        # Behind Beanstalk's nginx/ALB: take scheme and client address from them alone.
-        app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
-            app.asgi_app, mode="legacy", trusted_hops=settings.trusted_proxies
-        )
+        # Behind Beanstalk's ALB and nginx: take scheme and client address from them alone (README).
+        app.asgi_app = TrustedProxies(app.asgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
     return app

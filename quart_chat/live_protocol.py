@@ -207,6 +207,11 @@ class LiveProtocol:
             self._status = True
             self._last_status = now
 
+    def hang_up(self, closing: Closing) -> None:
+        """The reader closes the socket (too many frames): its own last fragment and code."""
+        if self.closing is None:
+            self.closing = closing
+
     def close_requested(self, code: int, reason: str) -> None:
         """The hub (slow consumer), log-out or shutdown asked this socket to close."""
         if self.closing is None:

@@ -10,6 +10,9 @@ and a page reads one row more than it shows.
 
 A send may carry the composer's one-time ``client_id``: the same frame re-sent (htmx after a
 reconnect, a browser re-posting a form) then lands once and is broadcast once.
+
+Every send counts against its author's message rate first (``services.message_rate``, on the
+shared limiter): one limit per person over all their sockets and no-JS posts, on every instance.
 """
 
 from __future__ import annotations
@@ -32,6 +35,14 @@ from quart_chat.store import StoreError
 log = logging.getLogger(__name__)
 
 
+class SendingTooFast(Exception):
+    """The author is past their message rate; nothing was stored. ``wait``: seconds until they may send."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"sending too fast; wait {wait:.1f} s")
+        self.wait = wait
+
+
 def message_id_for(author_uid: str, room: str, client_id: str) -> str:
     """The store's idempotency key for a composer's one-time id, scoped to its author and room.
 
@@ -46,6 +57,9 @@ def message_id_for(author_uid: str, room: str, client_id: str) -> str:
 async def send_message(
     services: Services, room: str, author: Identity, text: str, *, client_id: str | None = None
 ) -> Message:
+    wait = await services.limiter.take(f"messages:{author.uid}", services.message_rate)
+    if wait:
+        raise SendingTooFast(wait)
     message_id = message_id_for(author.uid, room, client_id) if client_id is not None else None
     profile = await _author_profile(services, author)
     name = profile.display_name if profile else people.name_from_email(author.email)

@@ -1,4 +1,4 @@
-"""The app's collaborators (identity, store, hub), chosen by settings and opened together.
+"""The app's collaborators (identity, store, hub, limits), chosen by settings and opened together.
 
 Production back-ends are imported only when chosen, so the embedded install
 needs none of their packages.
@@ -15,6 +15,9 @@ from quart_chat.auth import IdentityProvider
 from quart_chat.close_codes import Close
 from quart_chat.connections import Connections
 from quart_chat.hub import Hub
+from quart_chat.limits import Limiter, Rate
+from quart_chat.limits.accounts import SignInGuard, SignInRules
+from quart_chat.limits.memory import MemoryLimiter
 from quart_chat.metrics import Metrics, TimedStore
 from quart_chat.presence import PresenceTracker
 from quart_chat.presence.memory import MemoryPresence
@@ -34,14 +37,22 @@ class Services:
     profiles: ProfileStore
     # Who is here and who is typing, over the hub's signals (tracker in memory or Redis).
     presence: RoomPresence
+    # Abuse limits, counted where the fan-out is: in this process, or in Redis across instances.
+    limiter: Limiter = field(default_factory=MemoryLimiter)
     metrics: Metrics = field(default_factory=Metrics)
     # The live partials need the package's templates, not the app: the message path runs without one.
     renderer: Renderer = field(default_factory=Renderer)
     connections: Connections = field(default_factory=Connections)
     is_open: bool = False
+    sign_in: SignInGuard = field(init=False)  # sign-in and sign-up throttles, on the limiter
+    message_rate: Rate = field(init=False)  # one person's messages, all their sockets and posts together
 
     def __post_init__(self) -> None:
         self.metrics.track_connections(lambda: len(self.connections))
+        settings = self.settings
+        rules = SignInRules.of(settings.sign_in_free_failures, settings.signups_per_hour)
+        self.sign_in = SignInGuard(self.limiter, rules)
+        self.message_rate = Rate(settings.messages_per_minute, 60.0, settings.message_burst)
 
     async def open(self) -> None:
         """Open everything (once: ``python -m quart_chat`` opens before serving, the app's lifespan again).
@@ -61,6 +72,8 @@ class Services:
             await self.hub.start()
             undo.push_async_callback(self.hub.stop)
             await self.presence.start()  # after the hub: it listens to the hub's signals
+            undo.push_async_callback(self.presence.stop)
+            await self.limiter.start()
             undo.pop_all()  # all open: keep them so
         self.is_open = True
 
@@ -78,6 +91,7 @@ class Services:
             for close in (self.store.close, self.profiles.close, self.identity.close, self.hub.stop):
                 closing.push_async_callback(close)
             closing.push_async_callback(self.presence.stop)  # before the hub: its last leaves still signal
+            closing.push_async_callback(self.limiter.close)
 
 
 async def name_existing_accounts(identity: IdentityProvider, profiles: ProfileStore) -> None:
@@ -122,7 +136,12 @@ def build_identity(settings: Settings) -> IdentityProvider:
         return FirebaseIdentity.from_settings(settings)
     from quart_chat.auth.local import LocalIdentity
 
-    return LocalIdentity(settings.data_dir / "accounts.sqlite3", session_days=settings.session_days)
+    return LocalIdentity(
+        settings.data_dir / "accounts.sqlite3",
+        session_days=settings.session_days,
+        hash_slots=settings.password_hashes,
+        hash_wait=settings.password_hash_wait,
+    )
 
 
 def build_store(settings: Settings) -> MessageStore:
@@ -167,9 +186,19 @@ def build_presence_tracker(settings: Settings, hub: Hub) -> PresenceTracker:
     return MemoryPresence()
 
 
+def build_limiter(settings: Settings) -> Limiter:
+    """Limits are counted where the fan-out is: in Redis with the Redis hub (same CHAT_REDIS_URL), else here."""
+    if settings.hub == "redis":
+        from quart_chat.limits.redis import RedisLimiter
+
+        return RedisLimiter(settings.redis_url)
+    return MemoryLimiter()
+
+
 def build_services(settings: Settings) -> Services:
     metrics = Metrics()
     store = TimedStore(build_store(settings), metrics)
     hub, profiles, renderer = build_hub(settings), build_profiles(settings), Renderer()
     presence = RoomPresence(build_presence_tracker(settings, hub), hub, profiles, renderer)
-    return Services(settings, build_identity(settings), store, hub, profiles, presence, metrics, renderer)
+    identity, limiter = build_identity(settings), build_limiter(settings)
+    return Services(settings, identity, store, hub, profiles, presence, limiter, metrics, renderer)

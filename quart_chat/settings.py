@@ -193,10 +193,24 @@ class Settings:
         doc="Messages shown on open and per 'older' page.")
     catchup_limit: int = setting("CHAT_CATCHUP_LIMIT", default=500, parse=whole(1, 10_000),
         doc="Most rows resent on reconnect before the view is reset to the latest page.")
-    rate_limit_per_minute: int = setting("CHAT_RATE_LIMIT_PER_MINUTE", default=60, parse=whole(1, 100_000),
-        doc="Messages per minute per connection (sustained).")
-    rate_limit_burst: int = setting("CHAT_RATE_LIMIT_BURST", default=10, parse=whole(1, 100_000),
-        doc="Messages a connection may send at once before the rate applies.")
+    # Abuse limits (README "Hostile clients"); the old CHAT_RATE_LIMIT_* names are still read.
+    messages_per_minute: int = setting("CHAT_MESSAGES_PER_MINUTE", "CHAT_RATE_LIMIT_PER_MINUTE", default=60,
+        parse=whole(1, 100_000),
+        doc="Messages per minute per person, all their sockets and no-JS posts together (sustained).")
+    message_burst: int = setting("CHAT_MESSAGE_BURST", "CHAT_RATE_LIMIT_BURST", default=10, parse=whole(1, 100_000),
+        doc="Messages a person may send at once before the per-minute rate applies.")
+    frames_per_minute: int = setting("CHAT_FRAMES_PER_MINUTE", default=300, parse=whole(30, 100_000),
+        doc="WebSocket frames of any kind per minute per socket (a tenth of it at once); past it: closed 1008.")
+    max_sockets_per_person: int = setting("CHAT_MAX_SOCKETS_PER_PERSON", default=20, parse=whole(1, 1000),
+        doc="Live sockets (tabs, rooms) one person may hold open on all instances; a newer one is refused 1008.")
+    sign_in_free_failures: int = setting("CHAT_SIGN_IN_FREE_FAILURES", default=5, parse=whole(1, 1000),
+        doc="Wrong passwords per account and address before sign-in backs off (1 s, doubling, at most 15 min).")
+    signups_per_hour: int = setting("CHAT_SIGNUPS_PER_HOUR", default=10, parse=whole(1, 100_000),
+        doc="Sign-ups per client address per hour (all at once, or spread out).")
+    password_hashes: int = setting("CHAT_PASSWORD_HASHES", default=os.process_cpu_count() or 1, parse=whole(1, 256),
+        shown="CPU count", doc="Password hashes (64 MiB each) one process runs at once; more wait, then get 503.")
+    password_hash_wait: float = setting("CHAT_PASSWORD_HASH_WAIT", default=1.0, parse=number(0, 30),
+        doc="Seconds a sign-in waits for a free hashing slot before it gets 503 with Retry-After.")
     queue_size: int = setting("CHAT_QUEUE_SIZE", default=256, parse=whole(1, 100_000),
         doc="Rows queued per connection before it is closed as a slow consumer (1013).")
     max_frame_bytes: int = setting("CHAT_MAX_FRAME_BYTES", default=65536, parse=whole(1024, 16_777_216),  # 16 MiB
@@ -210,7 +224,7 @@ class Settings:
     graceful_timeout: float = setting("CHAT_GRACEFUL_TIMEOUT", default=10.0, parse=number(0, 600),
         doc="Seconds to drain on shutdown before sockets are cut.")
     trusted_proxies: int = setting("CHAT_TRUSTED_PROXIES", default=0, parse=whole(0, 10),
-        doc="How many proxies' X-Forwarded-* headers to trust (1 behind Beanstalk's nginx).")
+        doc="How many proxies' X-Forwarded-* headers to trust (2 on Beanstalk: the ALB and nginx).")
     session_days: int = setting("CHAT_SESSION_DAYS", default=5, parse=whole(1, 14),
         doc="How long a sign-in lasts.")
     revocation_check_interval: float = setting("CHAT_REVOCATION_CHECK_INTERVAL", default=300.0, parse=number(1, 86400),

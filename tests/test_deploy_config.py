@@ -2,7 +2,8 @@
 
 - The nginx snippets in .platform/ load (``nginx -t``) inside a stand-in of Elastic
   Beanstalk's own nginx.conf, and a real nginx built from them carries a WebSocket
-  upgrade and the X-Forwarded-* headers through to the upstream.
+  upgrade and the X-Forwarded-* headers through to the upstream; with the app behind it,
+  trusting the hops .ebextensions says, the app sees the browser's address and scheme.
 - Every .ebextensions option is one of the documented namespaces and names we rely on;
   any ``Resources:`` block passes ``cfn-lint``.
 - Timeouts agree across files: ping interval < nginx timeouts <= ALB idle timeout.
@@ -24,13 +25,17 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed
 
 from tests.support.docker_engine import REPO, missing
+from tests.support.http_user import csrf_token
 from tests.support.net import free_port
+from tests.support.server import ChatServer
 
 EBEXTENSIONS = REPO / ".ebextensions"
 NGINX_DIR = REPO / ".platform" / "nginx"
@@ -151,7 +156,7 @@ def test_the_environment_is_a_websocket_ready_application_load_balancer() -> Non
     delay = int(options[("aws:elasticbeanstalk:environment:process:default", "DeregistrationDelay")])
     assert 0 < delay <= 60, "drain long enough for in-flight requests, short enough for deployments"
     env = {name: value for (ns, name), value in options.items() if ns == APP_ENVIRONMENT}
-    assert env["CHAT_TRUSTED_PROXIES"] == "1"
+    assert env["CHAT_TRUSTED_PROXIES"] == "2"  # the ALB and nginx (see the nginx tests below)
     assert env["CHAT_HOST"] == "0.0.0.0"  # noqa: S104 - inside the container, behind nginx
 
 
@@ -358,7 +363,67 @@ async def test_nginx_carries_websockets_and_forwarded_headers(nginx_proxy: tuple
                 assert await ws.recv() == "echo:hi"
     assert seen["upgrade"].lower() == "websocket"
     assert "upgrade" in seen["connection"].lower()
-    assert seen["x-forwarded-proto"] == "https", "the scheme the ALB saw must reach the app"
+    assert seen["x-forwarded-proto"] == "https, http", "the scheme the ALB saw, then nginx's: one per hop"
     assert seen["x-forwarded-for"].startswith("203.0.113.7, 127.0.0.1"), seen["x-forwarded-for"]
     assert seen["origin"] == f"http://127.0.0.1:{listen}"
     assert seen["host"] == f"127.0.0.1:{listen}", "Host with its port, or the Origin check fails"
+
+
+def as_the_alb_sends(browser: str) -> dict[str, str]:
+    """What the ALB adds to a browser's HTTPS request before nginx sees it."""
+    return {"X-Forwarded-For": browser, "X-Forwarded-Proto": "https"}
+
+
+@pytest.mark.server
+async def test_behind_the_alb_and_nginx_the_app_sees_each_browsers_address_and_scheme(
+    nginx_proxy: tuple[int, int], tmp_path: Path
+) -> None:
+    """Issue 12, finding 1: per-address throttles need the browser's address, not the ALB's.
+
+    The app runs behind the real nginx with the CHAT_TRUSTED_PROXIES of .ebextensions; this test
+    plays the ALB. One browser guesses ada's password until it is throttled; another browser (another
+    address) is not. With one trusted hop both looked like the ALB and were throttled together.
+    """
+    listen, upstream = nginx_proxy
+    env = {name: value for (ns, name), value in all_options().items() if ns == APP_ENVIRONMENT}
+    server = ChatServer(
+        tmp_path / "data", port=upstream, CHAT_TRUSTED_PROXIES=str(env["CHAT_TRUSTED_PROXIES"]),
+        CHAT_SIGN_IN_FREE_FAILURES="3",
+    ).start()  # fmt: skip
+    base = f"http://127.0.0.1:{listen}"
+
+    async def log_in(http: httpx.AsyncClient, password: str) -> int:
+        token = csrf_token((await http.get("/login")).text, "/login")
+        form = {"email": "ada@example.com", "password": password, "csrf_token": token}
+        return (await http.post("/login", data=form)).status_code
+
+    try:
+        async with (
+            httpx.AsyncClient(base_url=base, headers=as_the_alb_sends("198.51.100.20"), timeout=10) as signing_up,
+            httpx.AsyncClient(base_url=base, headers=as_the_alb_sends("203.0.113.7"), timeout=10) as guesser,
+            httpx.AsyncClient(base_url=base, headers=as_the_alb_sends("198.51.100.20"), timeout=10) as ada,
+        ):
+            token = csrf_token((await signing_up.get("/signup")).text, "/signup")
+            signed_up = await signing_up.post(
+                "/signup", data={"email": "ada@example.com", "password": "correct horse", "csrf_token": token}
+            )
+            assert signed_up.status_code == 303
+            answers = [await log_in(guesser, f"guess {i}") for i in range(8)]
+            assert 429 in answers, answers
+            assert await log_in(ada, "correct horse") == 303  # her own address is not the guesser's
+
+        # The scheme: a WebSocket from https://<host> passes the Origin check (and is then refused
+        # only for having no session), so the app saw https, the ALB's scheme, not nginx's http.
+        async with connect(
+            f"ws://127.0.0.1:{listen}/rooms/general/ws",
+            origin=f"https://127.0.0.1:{listen}",  # type: ignore[arg-type]
+            additional_headers=as_the_alb_sends("198.51.100.20"),
+            open_timeout=10,
+        ) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                async with asyncio.timeout(10):
+                    while True:
+                        await ws.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.reason == "not signed in"
+    finally:
+        server.stop()

@@ -27,8 +27,9 @@ from tests.support.server import ChatServer, start_all
 
 pytestmark = pytest.mark.server
 
-# Senders in these tests type faster than a person; the limit itself is tested in test_live.py.
-FAST = {"CHAT_RATE_LIMIT_PER_MINUTE": "60000", "CHAT_RATE_LIMIT_BURST": "1000"}
+# Senders in these tests type (and paste) faster than a person; the limits themselves are tested in
+# test_limits_server.py and test_limits_two_instances.py.
+FAST = {"CHAT_MESSAGES_PER_MINUTE": "60000", "CHAT_MESSAGE_BURST": "1000", "CHAT_FRAMES_PER_MINUTE": "60000"}
 
 
 @pytest.fixture

@@ -49,14 +49,30 @@ async def test_secure_cookies_when_configured(settings, tmp_path) -> None:
     assert "Secure" in response.headers["Set-Cookie"]
 
 
-async def test_duplicate_email_is_refused_case_insensitively(app: Quart, ada: User) -> None:
+async def test_sign_up_for_a_taken_email_does_not_say_it_is_registered(app: Quart, ada: User) -> None:
+    """Issue 12, finding 11: the answer (in any letter case) confirms nothing; no second account is made."""
     client = make_client(app)
     token = await csrf_from(client, "/signup")
     response = await client.post(
         "/signup", form={"email": "ADA@example.com", "password": "another1", "csrf_token": token}
     )
-    assert response.status_code == 409
-    assert "already registered" in await response.get_data(as_text=True)
+    assert response.status_code == 400
+    body = await response.get_data(as_text=True)
+    assert "could not sign you up with that email and password" in body
+    assert "registered" not in body and "already" not in body and "exists" not in body
+    assert (await client.get("/")).headers["Location"] == "/login"  # not signed in
+
+
+async def test_sign_up_for_a_taken_email_with_its_password_signs_in(app: Quart, ada: User) -> None:
+    """The person proved the address is theirs: they land in the chat as themselves, one account still."""
+    client = make_client(app)
+    token = await csrf_from(client, "/signup")
+    response = await client.post(
+        "/signup", form={"email": "ada@example.com", "password": ada.password, "display_name": "X", "csrf_token": token}
+    )
+    assert response.status_code == 303 and response.headers["Location"] == "/rooms/general"
+    settings_page = await (await client.get("/settings")).get_data(as_text=True)
+    assert 'value="ada"' in settings_page  # ada's own profile, not a new one named "X"
 
 
 async def test_weak_password_and_missing_fields_re_render_with_errors(client: QuartClient) -> None:

@@ -85,7 +85,7 @@ async def test_a_revoked_user_in_a_busy_room_is_closed_with_1008_at_the_next_che
 ) -> None:
     # The heartbeat stays at its 5 s default and Bob talks every 0.1 s, so Ada's writer never
     # idles: the check must run on the busy path too.
-    server = serve(tmp_path, firebase, CHAT_RATE_LIMIT_PER_MINUTE="100000", CHAT_RATE_LIMIT_BURST="1000")
+    server = serve(tmp_path, firebase, CHAT_MESSAGES_PER_MINUTE="100000", CHAT_MESSAGE_BURST="1000")
     try:
         ada = await RemoteUser(server.base, "ada@example.com").sign_up()
         bob = await RemoteUser(server.base, "bob@example.com").sign_up()

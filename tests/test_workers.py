@@ -38,8 +38,8 @@ def supervised(tmp_path: Path, redis_server: RedisServer) -> Iterator[ChatServer
         CHAT_HUB="redis",
         CHAT_REDIS_URL=redis_server.url,
         CHAT_GRACEFUL_TIMEOUT=str(GRACEFUL),
-        CHAT_RATE_LIMIT_PER_MINUTE="60000",
-        CHAT_RATE_LIMIT_BURST="1000",
+        CHAT_MESSAGES_PER_MINUTE="60000",
+        CHAT_MESSAGE_BURST="1000",
     )
     server.start()
     try:

@@ -17,12 +17,14 @@ MIN_PASSWORD_LENGTH = 6
 class AuthError(Exception):
     """A sign-up or sign-in the user can fix: ``message`` is safe to show, ``field`` is the input to fix.
 
-    Each kind is a subclass that sets its HTTP ``status``, ``message`` and ``field``.
+    Each kind is a subclass that sets its HTTP ``status``, ``message`` and ``field``; one the user
+    must wait out also says for how long (``retry_after``, seconds: the Retry-After header).
     """
 
     status = 400
     message = "That did not work. Please try again."
     field: str | None = None
+    retry_after: int | None = None
 
     def __init__(self, message: str | None = None) -> None:
         if message is not None:
@@ -31,9 +33,15 @@ class AuthError(Exception):
 
 
 class EmailTaken(AuthError):
-    status = 409
-    message = "That email is already registered. Log in instead?"
-    field = "email"
+    """Sign-up for an address that has an account, with another password than the account's.
+
+    Worded so it does not confirm that the address is registered (OWASP's advice on account
+    enumeration): the same words would fit any sign-up that did not go through. With the right
+    password a sign-up signs the person in instead (they proved the address is theirs).
+    """
+
+    status = 400
+    message = "We could not sign you up with that email and password. Have an account? Log in."
 
 
 class InvalidCredentials(AuthError):
@@ -49,8 +57,16 @@ class WeakPassword(AuthError):
 
 
 class TooManyAttempts(AuthError):
+    """Throttled: ours (the same words whether or not the account exists) or Firebase's own."""
+
     status = 429
-    message = "Too many attempts. Wait a minute and try again."
+    retry_after = 60
+
+    def __init__(self, retry_after: int | None = None) -> None:
+        if retry_after is not None:
+            self.retry_after = retry_after
+        unit = "second" if self.retry_after == 1 else "seconds"
+        super().__init__(f"Too many attempts. Wait {self.retry_after} {unit} and try again.")
 
 
 class AccountDisabled(AuthError):
@@ -69,6 +85,7 @@ class SignedIn:
 
     identity: Identity
     token: str
+    existing: bool = False  # a sign-up that signed in to the account the address already had
 
 
 class IdentityProvider(Protocol):

@@ -18,6 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -198,7 +199,15 @@ class FirebaseIdentity:
         email = self._check_email(email)
         if len(password) < MIN_PASSWORD_LENGTH:  # spare the round trip
             raise WeakPassword(MIN_PASSWORD_LENGTH)
-        result = await self._rest("create_user_with_email_and_password", email, password)
+        try:
+            result = await self._rest("create_user_with_email_and_password", email, password)
+        except EmailTaken:
+            # EMAIL_EXISTS: as with local accounts, the account's own password signs in (the person
+            # proved the address is theirs); any other is EmailTaken, which does not say "registered".
+            try:
+                return replace(await self.sign_in(email, password), existing=True)
+            except InvalidCredentials:
+                raise EmailTaken() from None
         try:
             return await self._session_for(result)
         except BaseException:

@@ -4,6 +4,11 @@ Success redirects (303) to the chat; failure re-renders the form with the
 error and a 4xx status, keeping the email (and display name) but never the password.
 Sign-up also takes a display name, checked before the identity provider is asked, so a
 bad one makes no account; the person's profile is made before the redirect.
+
+Every password check runs inside ``services.sign_in.attempt`` (per-account and per-address
+back-offs, ``limits/accounts.py``) and sign-up also counts against its per-address rate; a throttled
+or busy answer carries Retry-After. A sign-up for an address that has an account signs in with
+that account's password, and otherwise says nothing about whether the address is registered.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from quart.typing import ResponseReturnValue
 
 from quart_chat import people
 from quart_chat.auth import AuthError, AuthUnavailable, IdentityProvider
+from quart_chat.auth.hashing import first_in_line
 from quart_chat.close_codes import Close
+from quart_chat.web import devices
 from quart_chat.web.context import app_services
 from quart_chat.web.security import TOKEN_KEY, csrf_ok, current_identity, profile_of
 
@@ -50,8 +57,11 @@ async def _sign_out(identity: IdentityProvider, token: str) -> None:
         current_app.logger.warning("sign-out could not reach the identity provider; clearing the cookie only")
 
 
-async def _form(template: str, *, status: int = 200, error: str | None = None, **values: object):
-    return await render_template(template, error=error, **values), status
+async def _form(
+    template: str, *, status: int = 200, error: str | None = None, retry_after: int | None = None, **values: object
+) -> ResponseReturnValue:
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
+    return await render_template(template, error=error, **values), status, headers
 
 
 async def _account_form(template: str, action: Literal["signup", "login"]) -> ResponseReturnValue:
@@ -84,28 +94,40 @@ async def _submit(template: str, action: Literal["signup", "login"]) -> Response
             return await _form(template, status=400, error=exc.message, field=exc.field, **kept)
     services = app_services()
     identity = services.identity
+    address = request.remote_addr  # the browser's, with the right CHAT_TRUSTED_PROXIES (README)
+    known = devices.knows(email)  # this browser signed in to this account before: first in line for a hash
     try:
-        if action == "signup":
-            signed = await identity.sign_up(email, password)
-        else:
-            signed = await identity.sign_in(email, password)
+        with first_in_line(known):
+            async with services.sign_in.attempt(email, address, trusted=known):
+                if action == "signup":
+                    await services.sign_in.sign_up(address)
+                    signed = await identity.sign_up(email, password)
+                else:
+                    signed = await identity.sign_in(email, password)
     except AuthError as exc:
-        return await _form(template, status=exc.status, error=exc.message, field=exc.field, **kept)
+        if exc.status == 429:
+            current_app.logger.warning("%s throttled for %s s", action, exc.retry_after)
+        return await _form(
+            template, status=exc.status, error=exc.message, field=exc.field, retry_after=exc.retry_after, **kept
+        )
     old = session.get(TOKEN_KEY)
     if isinstance(old, str) and old:
         await _sign_out(identity, old)
     session.clear()  # a fresh session (and CSRF token) for the signed-in user
     session[TOKEN_KEY] = signed.token
     session.permanent = True
-    current_app.logger.info("%s uid=%s", "signed up" if action == "signup" else "signed in", signed.identity.uid)
+    new_account = action == "signup" and not signed.existing
+    current_app.logger.info("%s uid=%s", "signed up" if new_account else "signed in", signed.identity.uid)
     # The profile exists before the first page: named as asked at sign-up; an account from before
     # profiles (or a Firebase user first seen here) is named from its email, as @login_required would.
     # A ProfileError here is the app's 503 page; the session stands, and the next page makes the profile.
-    if action == "signup":
+    if new_account:
         await services.profiles.ensure(signed.identity.uid, display_name)
     else:
         await profile_of(signed.identity)
-    return redirect(_safe_next(next_url), 303)
+    response = redirect(_safe_next(next_url), 303)
+    devices.remember(response, email)
+    return response
 
 
 @bp.route("/signup", methods=["GET", "POST"])

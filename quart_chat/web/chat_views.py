@@ -9,7 +9,8 @@ from markupsafe import Markup
 from quart import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
-from quart_chat.messaging import profiles_for, send_message
+from quart_chat.limits import seconds
+from quart_chat.messaging import SendingTooFast, profiles_for, send_message
 from quart_chat.models import Message, parse_cursor
 from quart_chat.rendering import ZERO_CURSOR, new_client_id
 from quart_chat.rows import rows_of
@@ -152,6 +153,17 @@ async def post_message(room: str) -> ResponseReturnValue:
     if text:
         try:
             await send_message(services, room, current_user(), text, client_id=client_id)
+        except SendingTooFast as exc:  # the same per-person limit as the sockets': the typed text is kept
+            wait = seconds(exc.wait)
+            page = await render_template(
+                "chat/not_sent.html",
+                room=room,
+                message=f"You are sending too fast. Wait {wait} s, then send it again.",
+                text=text,
+                client_id=client_id,
+                max_chars=services.settings.max_message_chars,
+            )
+            return page, 429, {"Retry-After": str(wait)}
         except StoreError:
             return await _error("Not sent", "The message could not be saved. Try again.", 503)
     return redirect(url_for("chat.room", room=room), 303)

@@ -3,14 +3,18 @@
 What to send and when to close is decided by :class:`~quart_chat.live_protocol.LiveProtocol`
 (no I/O); this module only reads and writes frames, awaits the store and the identity
 provider, and feeds what happened to the core. Per connection there is one reader task
-(frames in: validate, rate-limit, store, broadcast) and one writer task, the only one that
-sends. The hub subscription is taken *before* history is read (see ``live_protocol``).
+(frames in: :class:`~quart_chat.live_reader.FrameReader` decides, the shell stores and
+broadcasts) and one writer task, the only one that sends. The hub subscription is taken
+*before* history is read (see ``live_protocol``). A person holds at most
+``CHAT_MAX_SOCKETS_PER_PERSON`` sockets on all instances (a lease on the limiter); a newer one is
+refused with 1008.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 
 from quart import Blueprint, session, url_for, websocket
@@ -27,14 +31,14 @@ from quart_chat.live_protocol import (
     retry_later,
     signed_out,
 )
-from quart_chat.messaging import read_for, send_message
+from quart_chat.live_reader import Answer, FrameReader, Hangup, Notice, Post
+from quart_chat.messaging import SendingTooFast, read_for, send_message
 from quart_chat.models import Identity, parse_cursor
 from quart_chat.profiles import ProfileError
-from quart_chat.ratelimit import TokenBucket
 from quart_chat.rendering import ZERO_CURSOR, new_client_id
 from quart_chat.services import Services
 from quart_chat.store import StoreError
-from quart_chat.validation import TYPING, FrameError, is_room_name, parse_frame
+from quart_chat.validation import TYPING, is_room_name
 from quart_chat.web.context import app_services
 from quart_chat.web.security import TOKEN_KEY, csrf_token, current_identity, origin_allowed, profile_of
 
@@ -42,6 +46,7 @@ bp = Blueprint("live", __name__)
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 64  # rows joined into one frame under load
+TOO_MANY_TABS = "This chat is open in too many tabs. Close some, then reload this one."
 
 
 async def _close(closing: Closing) -> None:
@@ -98,11 +103,21 @@ async def room_socket(room: str) -> None:
         services.metrics.connections_refused.labels("profiles").inc()
         await _refuse(retry_later(services.renderer, Close.TRY_AGAIN_LATER, "profiles unavailable"))
         return
-    await websocket.accept()
-    connection = LiveConnection(
-        services, room, me, session.get(TOKEN_KEY, ""), after, login_href, time_zone=profile.time_zone
-    )
-    await connection.run()
+    lease, member = f"sockets:{me.uid}", secrets.token_urlsafe(12)
+    if not await services.limiter.hold(lease, member, settings.max_sockets_per_person):
+        log.warning("refused websocket: too many sockets uid=%s room=%s", me.uid, room)
+        services.metrics.connections_refused.labels("too_many_sockets").inc()
+        too_many = services.renderer.status("closed", TOO_MANY_TABS)
+        await _refuse(Closing(Close.POLICY_VIOLATION, "too many connections", too_many))
+        return
+    try:
+        await websocket.accept()
+        connection = LiveConnection(
+            services, room, me, session.get(TOKEN_KEY, ""), after, login_href, time_zone=profile.time_zone
+        )
+        await connection.run()
+    finally:
+        services.limiter.release(lease, member)  # synchronous: this task may be being cancelled
 
 
 class LiveConnection:
@@ -124,6 +139,7 @@ class LiveConnection:
         self.me = me
         self.token = token
         self.subscription: Subscription | None = None
+        self._hangup: Closing | None = None  # the reader's reason to close (too many frames)
         self.core = LiveProtocol(
             room=room,
             after=after,
@@ -190,7 +206,9 @@ class LiveConnection:
                     if when:
                         metrics.send_to_deliver.observe(max(0.0, written - when))
             ready = await sub.wait(timeout=core.heartbeat)
-            if sub.close_request is not None:
+            if sub.close_request is not None and self._hangup is not None:
+                core.hang_up(self._hangup)
+            elif sub.close_request is not None:
                 core.close_requested(sub.close_request.code, sub.close_request.reason)
             else:
                 core.woke(sub.drain(BATCH_LIMIT) if ready else [], time.monotonic())
@@ -234,46 +252,50 @@ class LiveConnection:
         )
 
     async def _read(self, sub: Subscription) -> None:
-        settings, renderer, metrics = self.settings, self.services.renderer, self.services.metrics
-        bucket = TokenBucket(settings.rate_limit_per_minute, settings.rate_limit_burst)
-        # Typing notices get a bucket of their own, as strict as messages', so typing never costs a
-        # message; a flood is dropped quietly (the composer throttles; only a script floods).
-        typing_bucket = TokenBucket(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        settings, metrics = self.settings, self.services.metrics
+        reader = FrameReader(
+            renderer=self.services.renderer,
+            max_chars=settings.max_message_chars,
+            max_bytes=settings.max_frame_bytes,
+            frames_per_minute=settings.frames_per_minute,
+            notice_rate=self.services.message_rate,  # as strict as messages', so typing never costs a message
+            now=time.monotonic(),
+        )
         presence = self.services.presence
-        used_client_id: str | None = None  # the composer last sent: a late notice from it is stale
         while True:
-            raw = await websocket.receive()
-            try:
-                frame = parse_frame(raw, settings.max_message_chars, settings.max_frame_bytes)
-            except FrameError as exc:
-                metrics.messages_refused.labels("invalid").inc()
-                sub.offer(renderer.composer_error(exc.message))
-                continue
-            if frame.notice is not None:
-                if frame.client_id is not None and frame.client_id == used_client_id:
-                    continue  # throttled before the send, arrived after it
-                if not typing_bucket.take():
-                    metrics.messages_refused.labels("typing_rate_limited").inc()
-                elif frame.notice == TYPING:
+            action = reader.received(await websocket.receive(), time.monotonic())
+            if isinstance(action, Post):
+                action = await self._post(reader, action, sub)
+            if action.reason:
+                metrics.messages_refused.labels(action.reason).inc()
+            if isinstance(action, Answer):
+                sub.offer(action.fragment)
+            elif isinstance(action, Notice):
+                if action.kind == TYPING:
                     await presence.typing(self.room, self.me.uid)
                 else:
                     await presence.stopped(self.room, self.me.uid)
-                continue
-            if not frame.text:
-                continue
-            metrics.messages_received.inc()
-            if not bucket.take():
-                metrics.messages_refused.labels("rate_limited").inc()
-                wait = max(1, round(bucket.retry_after()))
-                sub.offer(renderer.composer_error(f"You are sending too fast. Try again in {wait} s."))
-                continue
-            try:
-                await send_message(self.services, self.room, self.me, frame.text, client_id=frame.client_id)
-            except StoreError:
-                metrics.messages_refused.labels("store_failed").inc()
-                log.exception("store failed; message refused uid=%s room=%s", self.me.uid, self.room)
-                sub.offer(renderer.composer_error("Not sent: the message could not be saved. Try again."))
-                continue
-            used_client_id = frame.client_id
-            await presence.stopped(self.room, self.me.uid)
-            sub.offer(self._composer())
+            elif isinstance(action, Hangup):
+                log.warning("closing: %s uid=%s room=%s", action.closing.reason, self.me.uid, self.room)
+                self._hangup = action.closing
+                sub.request_close(action.closing.code, action.closing.reason)
+                # Read no more, but do not end first: run() would cancel the writer before it sent the
+                # close. The writer ends once it has, and run() then cancels this task.
+                await asyncio.get_running_loop().create_future()
+
+    async def _post(self, reader: FrameReader, post: Post, sub: Subscription) -> Answer | Post:
+        """Store and broadcast a message; the answer if it was refused (too fast, store down)."""
+        metrics = self.services.metrics
+        metrics.messages_received.inc()
+        try:
+            await send_message(self.services, self.room, self.me, post.text, client_id=post.client_id)
+        except SendingTooFast as exc:
+            return reader.too_fast(exc.wait)
+        except StoreError:
+            log.exception("store failed; message refused uid=%s room=%s", self.me.uid, self.room)
+            error = self.services.renderer.composer_error("Not sent: the message could not be saved. Try again.")
+            return Answer(error, "store_failed")
+        reader.sent(post.client_id)
+        await self.services.presence.stopped(self.room, self.me.uid)
+        sub.offer(self._composer())
+        return post

@@ -40,6 +40,23 @@ class IdentityContract:
         signed = await identity.sign_in(email.upper(), "correct horse")
         assert signed.identity.email == email
 
+    async def test_sign_up_for_a_taken_address_with_its_password_signs_in(self, identity: IdentityProvider) -> None:
+        """Issue 12, finding 11: the right password proves the address; no second account is made."""
+        email = new_email()
+        first = await identity.sign_up(email, "correct horse")
+        again = await identity.sign_up(email.upper(), "correct horse")
+        assert again.existing and not first.existing
+        assert again.identity == first.identity
+        assert await identity.verify(again.token) == first.identity
+
+    async def test_sign_up_for_a_taken_address_does_not_say_it_is_registered(self, identity: IdentityProvider) -> None:
+        email = new_email()
+        await identity.sign_up(email, "correct horse")
+        with pytest.raises(EmailTaken) as taken:
+            await identity.sign_up(email, "another one")
+        assert "registered" not in taken.value.message and "exists" not in taken.value.message
+        assert taken.value.status == 400
+
     async def test_wrong_password_and_unknown_email_say_the_same(self, identity: IdentityProvider) -> None:
         email = new_email()
         await identity.sign_up(email, "correct horse")

@@ -16,15 +16,15 @@ pytestmark = pytest.mark.e2e
 async def test_load_older_pages_back_in_store_order(
     browser: Browser, server: ChatServer, console: ConsoleWatch
 ) -> None:
-    writer = await RemoteUser(server.base, "writer@example.com").sign_up()
-    # The rate limit is per socket (a burst of 10), so six sockets write ten rows each, in turn.
+    # The message limit is per person (a burst of 10), so six writers write ten rows each, in turn.
     for chunk in range(6):
+        writer = await RemoteUser(server.base, f"writer{chunk}@example.com").sign_up()
         async with writer.socket() as ws:
             await ws.recv()
             for i in range(chunk * 10, chunk * 10 + 10):
                 await say(ws, f"old {i:02d}")
             await collect_rows(ws, 10)
-    await writer.close()
+        await writer.close()
 
     page = console.watch(await (await browser.new_context()).new_page(), "reader")
     await sign_up(page, server.base, "reader@example.com")

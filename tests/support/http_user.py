@@ -56,9 +56,18 @@ class RemoteUser:
         return "; ".join(f"{c.name}={c.value}" for c in self.http.cookies.jar)
 
     def socket(
-        self, room: str = "general", after: str | None = None, origin: str | None = None, base: str | None = None
+        self,
+        room: str = "general",
+        after: str | None = None,
+        origin: str | None = None,
+        base: str | None = None,
+        max_queue: int | None = 16,
     ):
-        """Open the room's socket on this user's server, or on ``base`` (another instance, same cookies)."""
+        """Open the room's socket on this user's server, or on ``base`` (another instance, same cookies).
+
+        ``max_queue``: frames the client buffers unread before it stops reading (websockets' default, 16);
+        a test that leaves many frames unread passes None, or the server's close is not read either.
+        """
         base = base or self.base
         ws_base = base.replace("http://", "ws://", 1)
         url = f"{ws_base}/rooms/{room}/ws" + (f"?after={after}" if after else "")
@@ -68,6 +77,7 @@ class RemoteUser:
             origin=origin or base,  # type: ignore[arg-type]
             open_timeout=10,
             max_size=2**22,
+            max_queue=max_queue,
         )
 
     async def close(self) -> None:

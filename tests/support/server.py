@@ -1,7 +1,8 @@
 """A real quart-chat server: the ``quart-chat`` command (Hypercorn) on a free loopback port.
 
-It runs with the suite's cheap password hashing (tests/support/cheap_hashing.py). Started and
-stopped by process id; its log is kept for the failure message.
+It runs with the suite's cheap password hashing (tests/support/cheap_hashing.py), or with
+production's (``real_hashing=True``, for what argon2's real cost does). Started and stopped by
+process id; its log is kept for the failure message.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class ChatServer:
-    def __init__(self, data_dir: Path, port: int | None = None, **env: str) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, *, real_hashing: bool = False, **env: str) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
+        self.real_hashing = real_hashing
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"server-{self.port}.log"
@@ -46,7 +48,8 @@ class ChatServer:
             **self.env,
         }
         log = self.log_path.open("ab")
-        command = [sys.executable, "-m", "tests.support.cheap_hashing"]  # quart-chat, hashing cheaply
+        # quart-chat itself, or quart-chat hashing cheaply
+        command = [sys.executable, "-m", "quart_chat" if self.real_hashing else "tests.support.cheap_hashing"]
         self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         return self
