@@ -22,11 +22,11 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import escape
 
 from quart_chat import rows as row_rules
-from quart_chat.models import Message, Profile, make_cursor
+from quart_chat.models import ZERO_CURSOR, Message, Profile
 from quart_chat.people import DEFAULT_TIME_ZONE
 from quart_chat.rows import Row
 
-ZERO_CURSOR = make_cursor(datetime(1970, 1, 1, tzinfo=UTC), "0")
+__all__ = ["ZERO_CURSOR", "Renderer", "new_client_id", "partial", "rows_partial"]
 
 
 def new_client_id() -> str:

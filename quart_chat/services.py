@@ -22,7 +22,7 @@ from quart_chat.presence.room import RoomPresence
 from quart_chat.profiles import ProfileStore
 from quart_chat.rendering import Renderer
 from quart_chat.settings import Settings, SettingsError
-from quart_chat.store import MessageStore
+from quart_chat.store import ChatStore, MessageStore, RoomStore
 
 
 @dataclass
@@ -34,6 +34,8 @@ class Services:
     profiles: ProfileStore
     # Who is here and who is typing, over the hub's signals (tracker in memory or Redis).
     presence: RoomPresence
+    # Rooms, memberships and read cursors: the same object as the message store (one file, one database).
+    rooms: RoomStore
     metrics: Metrics = field(default_factory=Metrics)
     # The live partials need the package's templates, not the app: the message path runs without one.
     renderer: Renderer = field(default_factory=Renderer)
@@ -125,7 +127,7 @@ def build_identity(settings: Settings) -> IdentityProvider:
     return LocalIdentity(settings.data_dir / "accounts.sqlite3", session_days=settings.session_days)
 
 
-def build_store(settings: Settings) -> MessageStore:
+def build_store(settings: Settings) -> ChatStore:
     if settings.store == "firestore":
         with _extra("CHAT_STORE=firestore"):
             from quart_chat.store.firestore import FirestoreStore
@@ -169,7 +171,8 @@ def build_presence_tracker(settings: Settings, hub: Hub) -> PresenceTracker:
 
 def build_services(settings: Settings) -> Services:
     metrics = Metrics()
-    store = TimedStore(build_store(settings), metrics)
+    stored = build_store(settings)
     hub, profiles, renderer = build_hub(settings), build_profiles(settings), Renderer()
     presence = RoomPresence(build_presence_tracker(settings, hub), hub, profiles, renderer)
-    return Services(settings, build_identity(settings), store, hub, profiles, presence, metrics, renderer)
+    identity, timed = build_identity(settings), TimedStore(stored, metrics)
+    return Services(settings, identity, timed, hub, profiles, presence, stored, metrics, renderer)
