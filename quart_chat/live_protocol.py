@@ -23,9 +23,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import islice
 
+from quart_chat import notices
 from quart_chat.close_codes import Close
 from quart_chat.hub import Broadcast
-from quart_chat.hub.fanout import Gap, Resync
+from quart_chat.hub.fanout import Gap, Notice, Resync
 from quart_chat.models import Message, Profile
 from quart_chat.people import DEFAULT_TIME_ZONE
 from quart_chat.rendering import Renderer, rows_partial
@@ -103,8 +104,10 @@ class LiveProtocol:
         revocation_interval: float,
         now: float,
         time_zone: str = DEFAULT_TIME_ZONE,
+        session: str = "",
     ) -> None:
         self.room = room
+        self.session = session  # notices.session_id of the socket's session: a sign-out names it
         self.time_zone = time_zone  # the viewer's: every row this socket sends shows times in it
         self.after = after  # the page holds everything up to here
         self.renderer = renderer
@@ -178,7 +181,7 @@ class LiveProtocol:
 
     # -- what happened while waiting -------------------------------------------------------
 
-    def woke(self, items: Iterable[Broadcast | Resync | Gap | str], now: float) -> None:
+    def woke(self, items: Iterable[Broadcast | Resync | Gap | Notice | str], now: float) -> None:
         """Items drained from the subscription; none means the wait timed out (idle heartbeat)."""
         # Due on every wake-up, busy or idle: a revoked user in a busy room must not stay
         # connected just because rows keep coming.
@@ -198,6 +201,8 @@ class LiveProtocol:
             elif isinstance(item, Resync):
                 resync = True
                 since.append(item.since)
+            elif isinstance(item, Notice):
+                self._noticed(item)
             else:
                 self._direct.append(item)
         if resync:
@@ -206,6 +211,13 @@ class LiveProtocol:
         if not woke_for or now - self._last_status >= self.heartbeat:
             self._status = True
             self._last_status = now
+
+    def _noticed(self, notice: Notice) -> None:
+        """A notice on the viewer's channel (see ``quart_chat.notices``)."""
+        data = notice.data
+        signed_off = data.get("kind") == notices.SIGNED_OUT and data.get("session") == self.session != ""
+        if signed_off and self.closing is None:  # this very session was signed out, on whichever instance
+            self.closing = signed_out(self.renderer, self.login_href)
 
     def close_requested(self, code: int, reason: str) -> None:
         """The hub (slow consumer), log-out or shutdown asked this socket to close."""

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.http_user import RemoteUser, collect_rows, say
+from tests.support.http_user import RemoteUser, closed_with, collect_rows, say
 from tests.support.live_page import Tab, store_order, until_pages_hold, until_stored
 from tests.support.net import until
 from tests.support.redis_server import RedisServer
@@ -276,3 +276,27 @@ async def test_presence_and_typing_cross_instances(instances: tuple[ChatServer, 
     finally:
         await ada.close()
         await bob.close()
+
+
+async def test_logging_out_on_one_instance_closes_that_sessions_sockets_on_the_other_at_once(
+    instances: tuple[ChatServer, ChatServer],
+) -> None:
+    """Issue 12, finding 8: the sign-out reaches every instance through the person's hub channel, so a
+    socket of the ended session on another instance closes now, not at its next revocation check
+    (CHAT_REVOCATION_CHECK_INTERVAL, 300 s here), while her other session's socket stays open."""
+    one, two = instances
+    ada = await RemoteUser(one.base, "ada@example.com").sign_up()
+    laptop = await RemoteUser(one.base, "ada@example.com").log_in()  # another session of hers
+    try:
+        async with ada.socket(base=two.base) as signed_off, laptop.socket(base=two.base) as kept:
+            await signed_off.recv()
+            await kept.recv()
+            await ada.log_out()  # on instance one
+            code, last = await closed_with(signed_off, within=5)
+            assert code == 1008 and "You are signed out." in last
+            await say(kept, "still here")
+            assert [text for _, text in await collect_rows(kept, 1)] == ["still here"]
+        assert (await ada.http.get(two.base + "/rooms/general")).status_code == 303  # her pages know it too
+    finally:
+        await ada.close()
+        await laptop.close()

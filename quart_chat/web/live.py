@@ -15,6 +15,7 @@ import time
 
 from quart import Blueprint, session, url_for, websocket
 
+from quart_chat import notices
 from quart_chat.auth import AuthUnavailable
 from quart_chat.close_codes import Close
 from quart_chat.hub.fanout import Subscription
@@ -135,6 +136,7 @@ class LiveConnection:
             revocation_interval=settings.revocation_check_interval,
             now=time.monotonic(),
             time_zone=time_zone,
+            session=notices.session_id(token),
         )
         # What the no-JS form posts to and its CSRF token; a fresh client id per composer sent.
         self._composer_action = url_for("chat.post_message", room=room)
@@ -143,7 +145,8 @@ class LiveConnection:
     async def run(self) -> None:
         log.info("connect uid=%s room=%s", self.me.uid, self.room)
         presence = self.services.presence
-        async with self.services.hub.subscribe(self.room) as sub:
+        # The person's channel too: a sign-out on any instance (and, later, their sidebar's notices).
+        async with self.services.hub.subscribe(self.room, person=self.me.uid) as sub:
             self.subscription = sub
             self.services.connections.add(self)
             presence.join(self.room, self.me.uid, sub)  # after the subscription: this tab hears the update too

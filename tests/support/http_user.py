@@ -52,6 +52,13 @@ class RemoteUser:
         assert response.status_code == 303, response.text
         return self
 
+    async def log_out(self) -> httpx.Response:
+        """Log out with the form on a room page (CSRF and all)."""
+        page = await self.http.get("/rooms/general")
+        response = await self.http.post("/logout", data={"csrf_token": csrf_token(page.text, "/rooms/general")})
+        assert response.status_code == 303, response.text
+        return response
+
     def cookie_header(self) -> str:
         return "; ".join(f"{c.name}={c.value}" for c in self.http.cookies.jar)
 
