@@ -10,6 +10,10 @@ and a page reads one row more than it shows.
 
 A send may carry the composer's one-time ``client_id``: the same frame re-sent (htmx after a
 reconnect, a browser re-posting a form) then lands once and is broadcast once.
+
+Its ``@handle`` mentions are resolved once, here, and stored with it. After the broadcast every
+member of the place hears of it on their own hub channel (their sidebars' counts), see
+``membership.after_message``.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from quart_chat import people
+from quart_chat import membership, people
 from quart_chat.hub import Broadcast
 from quart_chat.live_protocol import ReadAfter, ReadLatest
+from quart_chat.mentions import handles_in
 from quart_chat.models import Identity, Message, Profile
+from quart_chat.places import Place
 from quart_chat.profiles import ProfileError
 from quart_chat.rows import Author, author_of, row_after
 from quart_chat.services import Services
@@ -44,12 +50,16 @@ def message_id_for(author_uid: str, room: str, client_id: str) -> str:
 
 
 async def send_message(
-    services: Services, room: str, author: Identity, text: str, *, client_id: str | None = None
+    services: Services, place: Place | str, author: Identity, text: str, *, client_id: str | None = None
 ) -> Message:
+    """Store, broadcast, tell the members; ``place`` a Place, or a public room's name."""
+    place = place if isinstance(place, Place) else Place.room(place)
+    room = place.key
     message_id = message_id_for(author.uid, room, client_id) if client_id is not None else None
     profile = await _author_profile(services, author)
     name = profile.display_name if profile else people.name_from_email(author.email)
-    message = await services.store.add(room, author.uid, name, text, message_id=message_id)
+    mentions = await _mentions(services, text)
+    message = await services.store.add(room, author.uid, name, text, message_id=message_id, mentions=mentions)
     if message.replayed:  # stored (and broadcast) by the first send already
         return message
     try:
@@ -63,7 +73,25 @@ async def send_message(
         await services.hub.publish(Broadcast(row, time.time()))
     except Exception:  # stored already: sockets catch up on resync or reconnect
         log.exception("publish failed for stored message id=%s room=%s", message.id, room)
+    try:
+        await membership.after_message(services.rooms, services.members, services.hub, place, message)
+    except StoreError:  # stored already: sidebars count it when they are next read
+        log.warning("members not told of message id=%s room=%s", message.id, room, exc_info=True)
     return message
+
+
+async def _mentions(services: Services, text: str) -> list[tuple[str, str]]:
+    """The (handle, uid) of each ``@handle`` that is somebody's now (a few reads, only for text with @)."""
+    found = []
+    for handle in handles_in(text):
+        try:
+            person = await services.profiles.by_handle(handle)
+        except ProfileError:
+            log.warning("profiles unavailable; @%s stays text", handle)
+            return found
+        if person is not None:
+            found.append((handle, person.uid))
+    return found
 
 
 async def _author_profile(services: Services, author: Identity) -> Profile | None:

@@ -15,6 +15,7 @@ from quart_chat.auth import IdentityProvider
 from quart_chat.close_codes import Close
 from quart_chat.connections import Connections
 from quart_chat.hub import Hub
+from quart_chat.membership import Members, Reads
 from quart_chat.metrics import Metrics, TimedStore
 from quart_chat.presence import PresenceTracker
 from quart_chat.presence.memory import MemoryPresence
@@ -41,9 +42,14 @@ class Services:
     renderer: Renderer = field(default_factory=Renderer)
     connections: Connections = field(default_factory=Connections)
     is_open: bool = False
+    # Each place's members (a short-lived cache) and the read cursors being written (membership.py).
+    members: Members = field(init=False)
+    reads: Reads = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics.track_connections(lambda: len(self.connections))
+        self.members = Members(self.rooms, self.hub)
+        self.reads = Reads(self.rooms, self.hub)
 
     async def open(self) -> None:
         """Open everything (once: ``python -m quart_chat`` opens before serving, the app's lifespan again).
@@ -63,6 +69,7 @@ class Services:
             await self.hub.start()
             undo.push_async_callback(self.hub.stop)
             await self.presence.start()  # after the hub: it listens to the hub's signals
+            self.members.start()  # so does the member cache (who joined or left where)
             undo.pop_all()  # all open: keep them so
         self.is_open = True
 
@@ -80,6 +87,7 @@ class Services:
             for close in (self.store.close, self.profiles.close, self.identity.close, self.hub.stop):
                 closing.push_async_callback(close)
             closing.push_async_callback(self.presence.stop)  # before the hub: its last leaves still signal
+            closing.push_async_callback(self.reads.stop)  # before the store: the last read cursors are written
 
 
 async def name_existing_accounts(identity: IdentityProvider, profiles: ProfileStore) -> None:

@@ -106,11 +106,15 @@ class RoomStore(Protocol):
         ...
 
     async def join(self, uid: str, place: str, partner: str = "") -> bool:
-        """Add the place to the person's sidebar, read up to nothing yet; False if it was there already."""
+        """Add the place to the person's sidebar; False if it was there already.
+
+        New, it is read up to nothing yet; back after :meth:`leave`, read as far as it was then.
+        """
         ...
 
     async def leave(self, uid: str, place: str) -> None:
-        """Take it off the person's sidebar (a new message in a conversation puts it back)."""
+        """Take it off the person's sidebar, keeping how far they read (a new message in a
+        conversation, or opening the place again, puts it back)."""
         ...
 
     async def memberships(self, uid: str) -> list[Membership]:

@@ -65,7 +65,8 @@ class FirestoreStore(FirestoreRooms, FirestoreComponent):
     WHAT = WHAT
     ERROR = StoreError
     NOT_OPEN = "the message store is not open"
-    PASSES = (api_errors.AlreadyExists,)  # add() tells a replayed send by it
+    # add() tells a replayed send by AlreadyExists, join() a second join; leave() ignores NotFound.
+    PASSES = (api_errors.AlreadyExists, api_errors.NotFound)
 
     def _messages(self, room: str) -> Any:
         parent = "conversations" if is_conversation(room) else "rooms"

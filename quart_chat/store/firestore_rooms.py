@@ -6,9 +6,10 @@ Part of :class:`~quart_chat.store.firestore.FirestoreStore`. Layout (see docs/fi
   or on a room's first message; the store marks it active at most once per :data:`TOUCH_INTERVAL` per
   instance (a document takes about one write a second, a busy room sends more), so the directory's
   "last active" is that coarse. Conversations have no such document and are never listed.
-- ``memberships/{id}``: ``uid``, ``place``, ``partner``, ``read_cursor``, ``joined``; ``id`` is a hash
-  of (uid, place), so joining is a ``create()`` that lands once. Queried by ``uid`` (a sidebar) or by
-  ``place`` (a place's members): single-field indexes, made automatically.
+- ``memberships/{id}``: ``uid``, ``place``, ``partner``, ``read_cursor``, ``joined``, ``left``; ``id``
+  is a hash of (uid, place), so joining is a ``create()`` that lands once. Leaving sets ``left`` and
+  keeps the read cursor (a place that comes back counts what is new since). Queried by ``uid`` (a
+  sidebar) or by ``place`` (a place's members), ``left`` filtered here: single-field indexes only.
 - Unread counts are count aggregations over the place's messages after the read cursor, bounded by
   the newest message read just before (so a notice for a later message counts on top, never twice)
   and by ``limit(cap)``. Mentions: the same over ``mentions array-contains uid``, which needs the one
@@ -58,6 +59,10 @@ def _room(snap: Any) -> Room:
     active = data.get("last_active")
     when = plain_utc(active) if isinstance(active, datetime) else datetime.fromtimestamp(0, UTC)
     return Room(snap.id, str(data.get("topic", "")), when)
+
+
+def _in_sidebar(snap: Any) -> bool:
+    return not (snap.to_dict() or {}).get("left", False)
 
 
 def _membership(snap: Any) -> Membership:
@@ -128,19 +133,28 @@ class FirestoreRooms:
         return self.client.collection("memberships").document(membership_id(uid, place))
 
     async def join(self, uid: str, place: str, partner: str = "") -> bool:
-        doc = {"uid": uid, "place": place, "partner": partner, "read_cursor": ZERO_CURSOR, "joined": SERVER_TIMESTAMP}
+        ref = self._member_ref(uid, place)
+        doc = {
+            "uid": uid, "place": place, "partner": partner, "read_cursor": ZERO_CURSOR,
+            "joined": SERVER_TIMESTAMP, "left": False,
+        }  # fmt: skip
         try:
-            await self._call("join", self._member_ref(uid, place).create(doc, timeout=self.timeout))
+            await self._call("join", ref.create(doc, timeout=self.timeout))
         except api_errors.AlreadyExists:
-            return False
+            snap = await self._call("read a membership", ref.get(timeout=self.timeout))
+            if _in_sidebar(snap):
+                return False
+            await self._call("join again", ref.update({"left": False}, timeout=self.timeout))
         return True
 
     async def leave(self, uid: str, place: str) -> None:
-        await self._call("leave", self._member_ref(uid, place).delete(timeout=self.timeout))
+        with suppress(api_errors.NotFound):  # never joined: nothing to leave
+            await self._call("leave", self._member_ref(uid, place).update({"left": True}, timeout=self.timeout))
 
     async def _where(self, field: str, value: str, what: str) -> list[Membership]:
         query = self.client.collection("memberships").where(filter=FieldFilter(field, "==", value))
-        return [_membership(s) for s in await self._call(what, query.get(timeout=self.timeout))]
+        snaps = await self._call(what, query.get(timeout=self.timeout))
+        return [_membership(s) for s in snaps if _in_sidebar(s)]
 
     async def memberships(self, uid: str) -> list[Membership]:
         return await self._where("uid", uid, "read memberships")
@@ -151,11 +165,14 @@ class FirestoreRooms:
     async def mark_read(self, uid: str, place: str, cursor: str) -> None:
         self._cursor(cursor)  # a bad cursor is a ValueError, as for every read
         ref = self._member_ref(uid, place)
+        if not (await self._call("read a membership", ref.get(timeout=self.timeout))).exists:
+            return  # not a member: no transaction (nor contention) for nothing
 
         @async_transactional
         async def forward(transaction: AsyncTransaction) -> None:
             snap = await ref.get(transaction=transaction)
-            if snap.exists and str((snap.to_dict() or {}).get("read_cursor", ZERO_CURSOR)) < cursor:
+            data = snap.to_dict() or {}
+            if snap.exists and not data.get("left") and str(data.get("read_cursor", ZERO_CURSOR)) < cursor:
                 transaction.update(ref, {"read_cursor": cursor})
 
         await self._call("mark as read", forward(self.client.transaction()))

@@ -77,6 +77,7 @@ MIGRATIONS = (
         partner TEXT NOT NULL DEFAULT '',
         read_cursor TEXT NOT NULL,
         joined_us INTEGER NOT NULL,
+        left_sidebar INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (uid, place)
     ) WITHOUT ROWID;
     CREATE INDEX memberships_place ON memberships (place)

@@ -75,26 +75,29 @@ class SqliteRooms:
         return [Room(n, t, _instant(us)) for n, t, us in found]
 
     async def join(self, uid: str, place: str, partner: str = "") -> bool:
+        # A place left before comes back with its read cursor: what is new is what came since.
         made = await self._write(
             "join",
             "INSERT INTO memberships (uid, place, partner, read_cursor, joined_us) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (uid, place) DO NOTHING RETURNING 1",
+            " ON CONFLICT (uid, place) DO UPDATE SET left_sidebar = 0 WHERE left_sidebar = 1 RETURNING 1",
             (uid, place, partner, ZERO_CURSOR, _now_us()),
         )
         return bool(made)
 
     async def leave(self, uid: str, place: str) -> None:
-        await self._write("leave", "DELETE FROM memberships WHERE uid = ? AND place = ?", (uid, place))
+        await self._write(
+            "leave", "UPDATE memberships SET left_sidebar = 1 WHERE uid = ? AND place = ?", (uid, place)
+        )
 
     async def memberships(self, uid: str) -> list[Membership]:
         found = await self.select(
-            f"SELECT {_MEMBERSHIP} FROM memberships WHERE uid = ?", (uid,), "read memberships"
+            f"SELECT {_MEMBERSHIP} FROM memberships WHERE uid = ? AND left_sidebar = 0", (uid,), "read memberships"
         )
         return [Membership(*row) for row in found]
 
     async def members(self, place: str) -> list[Membership]:
         found = await self.select(
-            f"SELECT {_MEMBERSHIP} FROM memberships WHERE place = ?", (place,), "read members"
+            f"SELECT {_MEMBERSHIP} FROM memberships WHERE place = ? AND left_sidebar = 0", (place,), "read members"
         )
         return [Membership(*row) for row in found]
 
@@ -102,7 +105,8 @@ class SqliteRooms:
         cursor_id(cursor)  # a bad cursor is a ValueError, as for every read
         await self._write(
             "mark as read",
-            "UPDATE memberships SET read_cursor = ?3 WHERE uid = ?1 AND place = ?2 AND read_cursor < ?3",
+            "UPDATE memberships SET read_cursor = ?3"
+            " WHERE uid = ?1 AND place = ?2 AND read_cursor < ?3 AND left_sidebar = 0",
             (uid, place, cursor),
         )
 

@@ -27,10 +27,10 @@ FORM_EXPIRED = "This form expired. Please try again."
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths to rooms, settings and people's cards; anything else goes to the default room."""
+    """Only same-site paths to rooms, conversations, settings and people's cards; else the default room."""
     if (
         target
-        and (target.startswith(("/rooms/", "/people/")) or target == "/settings")
+        and (target.startswith(("/rooms/", "/dm/", "/people/")) or target == "/settings")
         and "//" not in target
         and "\\" not in target
     ):

@@ -60,6 +60,20 @@ class RoomContract:
         assert [m.place for m in await store.memberships("u1")] == [DM]
         assert [m.uid for m in await store.members("general")] == ["u2"]
 
+    async def test_a_place_left_comes_back_read_as_far_as_it_was(self, store) -> None:
+        await store.join("u2", DM, partner="u1")
+        first = await store.add(DM, "u1", "Ada", "one")
+        await store.mark_read("u2", DM, first.cursor)
+        await store.leave("u2", DM)
+        await store.mark_read("u2", DM, (await store.add(DM, "u1", "Ada", "two")).cursor)  # not a member: ignored
+        assert await store.members(DM) == [] and await store.memberships("u2") == []
+        assert await store.join("u2", DM, partner="u1") is True  # back
+        assert await store.join("u2", DM, partner="u1") is False
+        (back,) = await store.memberships("u2")
+        assert back == Membership("u2", DM, "u1", first.cursor)
+        assert (await store.unread(back)).count == 1  # "two" is what is new
+        await store.leave("nobody", DM)  # leaving what one never joined is no error
+
     async def test_unread_counts_what_came_after_the_read_cursor(self, store) -> None:
         await store.join("u2", "general")
         sent = [await store.add("general", "u1", "Ada", f"m{i}") for i in range(5)]
