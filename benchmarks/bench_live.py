@@ -4,7 +4,10 @@
 Starts its own server (``python -m quart_chat``, embedded defaults, memory hub) on a free loopback
 port and drives it with real WebSocket clients from this process. Bounded in count and time.
 
-    .venv/bin/python benchmarks/bench_live.py [--listeners 100] [--messages 400] [--idle 500]
+``--members N`` adds N people who joined the room but are reading another one (``lobby``): every
+message then also costs N sidebar notices, each a small fragment on that person's socket (issue 9).
+
+    .venv/bin/python benchmarks/bench_live.py [--listeners 100] [--messages 400] [--idle 500] [--members 0]
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ async def main() -> None:
     parser.add_argument("--burst", type=int, default=1000)
     parser.add_argument("--senders", type=int, default=10, help="sockets sending the burst at once")
     parser.add_argument("--idle", type=int, default=500, help="idle sockets for the memory measurement")
+    parser.add_argument("--members", type=int, default=0, help="people in the room who read another one")
     args = parser.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="bench-live-")) / "data"
@@ -98,6 +102,19 @@ async def main() -> None:
         for ws in idle:
             await ws.close()
 
+        # Members elsewhere: each joins "bench" (opens it once), then reads "lobby"; they only get sidebar notices.
+        members, elsewhere, badges = [], [], [0]
+        for i in range(args.members):
+            member = await RemoteUser(server.base, f"member{i}@example.com").sign_up()
+            await member.http.get("/rooms/bench")
+            members.append(member)
+            elsewhere += await open_sockets(member, 1, "lobby")
+
+        async def count_badges(ws) -> None:
+            while True:
+                badges[0] += str(await ws.recv()).count(" data-unread=")
+
+        badge_tasks = [asyncio.create_task(count_badges(ws)) for ws in elsewhere]
         listeners = await open_sockets(user, args.listeners, "bench")
         sender = await user.socket("bench").__aenter__()
         await sender.recv()
@@ -154,13 +171,13 @@ async def main() -> None:
         burst_seconds = time.perf_counter() - start
         burst_cpu = ((cpu_seconds(pid) - cpu0) / burst_seconds, (own_cpu() - own0) / burst_seconds)
         drainer.cancel()
-        for d in drainers:
+        for d in [*drainers, *badge_tasks]:
             d.cancel()
 
         print(f"# bench_live {time.strftime('%Y-%m-%d')} {platform.machine()} {os.cpu_count()} cores "
               f"Python {platform.python_version()}")
         print(f"listeners={args.listeners} paced={args.messages}@{args.rate}/s "
-              f"burst={args.burst} from {args.senders} senders")
+              f"burst={args.burst} from {args.senders} senders, members elsewhere={args.members}")
         print("| phase | deliveries | p50 ms | p95 ms | p99 ms | max ms | rows/s stored | deliveries/s "
               "| server CPU | bench CPU |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -176,8 +193,13 @@ async def main() -> None:
         print(f"server-side stored-to-written (both phases, /metrics histogram): p50 {p50}, p99 {p99}")
         print(f"server RSS: {rss_before} KiB idle, {rss_after} KiB with {args.idle} open sockets "
               f"=> {per_socket:.1f} KiB per socket")
-        for ws in [*listeners, *senders]:
+        if args.members:
+            print(f"sidebar links received by the {args.members} members elsewhere: {badges[0]} "
+                  f"(at most {args.members * (args.messages + args.burst)}; notices arriving together share a link)")
+        for ws in [*listeners, *senders, *elsewhere]:
             await ws.close()
+        for member in members:
+            await member.close()
         await user.close()
     finally:
         server.stop()

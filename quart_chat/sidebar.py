@@ -6,7 +6,8 @@ whether the store read or the notice saw it first: a notice for a message at or 
 is already in the count. A ``read`` notice (another page or device read the place) takes away
 what it covers; if it reaches back before ``latest`` the split is unknown and the sidebar is read
 again. So is anything that changes the list itself (``joined``, ``left``) or may have been missed
-(a hub resync). The current place is being read: it always shows 0 and its notices are ignored.
+(a hub resync); news of a place it does not list is ignored (one that joins comes with ``joined``).
+The current place is being read: it always shows 0 and its notices are ignored.
 
 ``Sidebar`` also follows what its page has shown of the current place (``read_to``), so the shell
 can record the read cursor at most every :data:`READ_FLUSH` seconds (``take_read``).
@@ -117,8 +118,8 @@ class Sidebar:
         count = self._counts.get(place)
         cursor = data.get("cursor", "")
         if count is None or not cursor:
-            if kind == notices.UNREAD and count is None and place:
-                self.reload_needed = True  # news from a place this page does not list yet
+            # Not listed (left, or a sender's member list not yet forgotten): a place that joins the
+            # sidebar comes with its own ``joined`` notice, so nothing is missed by ignoring it.
             return
         if kind == notices.UNREAD:
             if data.get("author") == self.viewer or cursor <= count.latest or cursor in count.later:

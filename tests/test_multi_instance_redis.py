@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from quart_chat.places import dom_id
 from tests.support.http_user import RemoteUser, closed_with, collect_rows, say
 from tests.support.live_page import Tab, store_order, until_pages_hold, until_stored
 from tests.support.net import until
@@ -300,3 +301,30 @@ async def test_logging_out_on_one_instance_closes_that_sessions_sockets_on_the_o
     finally:
         await ada.close()
         await laptop.close()
+
+
+async def test_an_unread_badge_rises_on_instance_two_for_a_message_posted_through_instance_one(
+    instances: tuple[ChatServer, ChatServer],
+) -> None:
+    """Issue 9: the sidebar's notice crosses instances on the person's hub channel."""
+    one, two = instances
+    ada = await RemoteUser(two.base, "ada@example.com").sign_up()
+    bob = await RemoteUser(one.base, "bob@example.com").sign_up()
+    link = re.compile(rf'hx-target="#{dom_id("random")}"[^>]*><a [^>]*data-unread="(\d+)" data-mentions="(\d+)"')
+    try:
+        assert (await ada.http.get("/rooms/random")).status_code == 200  # ada joins #random, on two
+        async with ada.socket("general") as a, bob.socket("random") as b:  # she reads #general on two
+            await a.recv()
+            await b.recv()
+            await say(b, "@ada over here")  # bob posts on one
+            seen = ""
+            async with asyncio.timeout(10):
+                while not link.search(seen):
+                    seen += str(await a.recv())
+            assert link.search(seen).groups() == ("1", "1")
+            assert "<title>(1) #general · quart-chat</title>" in seen and "over here" not in seen
+        page = (await ada.http.get(one.base + "/rooms/general")).text  # and it is stored: on one too
+        assert re.search(r'href="/rooms/random" data-unread="1" data-mentions="1"', page)
+    finally:
+        await ada.close()
+        await bob.close()

@@ -66,10 +66,13 @@ def test_a_read_elsewhere_takes_away_what_it_covers() -> None:
 
 
 def test_anything_that_changes_the_list_or_may_be_lost_reads_it_again() -> None:
-    for change in (notices.joined("design"), notices.left("random"), unread(1, place="new-dm")):
+    for change in (notices.joined("design"), notices.left("random")):
         bar = sidebar()
         bar.noticed(change)
         assert bar.reload_needed, change
+    bar = sidebar()
+    bar.noticed(unread(9, place="left-already"))  # not listed: its joining would say so itself
+    assert not bar.reload_needed and bar.take_changes() == (None, [], None)
     bar = sidebar()
     bar.resynced()
     assert bar.reload_needed

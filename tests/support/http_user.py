@@ -52,6 +52,11 @@ class RemoteUser:
         assert response.status_code == 303, response.text
         return self
 
+    async def post_form(self, path: str, data: dict[str, str], page: str = "/rooms/general") -> httpx.Response:
+        """POST a form with the CSRF token of ``page`` (what a browser's form on that page sends)."""
+        token = csrf_token((await self.http.get(page)).text, page)
+        return await self.http.post(path, data={**data, "csrf_token": token})
+
     async def log_out(self) -> httpx.Response:
         """Log out with the form on a room page (CSRF and all)."""
         page = await self.http.get("/rooms/general")
@@ -63,12 +68,18 @@ class RemoteUser:
         return "; ".join(f"{c.name}={c.value}" for c in self.http.cookies.jar)
 
     def socket(
-        self, room: str = "general", after: str | None = None, origin: str | None = None, base: str | None = None
+        self,
+        room: str = "general",
+        after: str | None = None,
+        origin: str | None = None,
+        base: str | None = None,
+        page: str | None = None,
     ):
-        """Open the room's socket on this user's server, or on ``base`` (another instance, same cookies)."""
+        """Open the room's socket (or the socket of ``page``, e.g. ``/dm/bob``) on this user's server,
+        or on ``base`` (another instance, same cookies)."""
         base = base or self.base
         ws_base = base.replace("http://", "ws://", 1)
-        url = f"{ws_base}/rooms/{room}/ws" + (f"?after={after}" if after else "")
+        url = f"{ws_base}{page or f'/rooms/{room}'}/ws" + (f"?after={after}" if after else "")
         return connect(
             url,
             additional_headers={"Cookie": self.cookie_header()},
