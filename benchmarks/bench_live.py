@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import os
 import platform
+import re
 import statistics
 import sys
 import tempfile
@@ -24,8 +25,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from quart_chat.store import UNREAD_CAP
 from tests.support.http_user import RemoteUser, rows, say
 from tests.support.server import ChatServer
+
+UNREAD = re.compile(r' data-unread="(\d+)"')
 
 
 def rss_kib(pid: int) -> int:
@@ -102,19 +106,29 @@ async def main() -> None:
         for ws in idle:
             await ws.close()
 
-        # Members elsewhere: each joins "bench" (opens it once), then reads "lobby"; they only get sidebar notices.
-        members, elsewhere, badges = [], [], [0]
+        # Members elsewhere: each joins "bench" (opens it once), then reads "lobby"; they only get sidebar
+        # notices. While the paced messages come one by one, a badge showing n means the n-th has arrived:
+        # that is the notice's latency. Notices that arrive together share one link (the latest count).
+        members, elsewhere, links, badge_latency = [], [], [0], []
+        finals = [0] * args.members
+        paced_sent: list[float] = []
         for i in range(args.members):
             member = await RemoteUser(server.base, f"member{i}@example.com").sign_up()
             await member.http.get("/rooms/bench")
             members.append(member)
             elsewhere += await open_sockets(member, 1, "lobby")
 
-        async def count_badges(ws) -> None:
+        async def watch_badge(i: int, ws) -> None:
             while True:
-                badges[0] += str(await ws.recv()).count(" data-unread=")
+                frame = str(await ws.recv())
+                now = time.perf_counter()
+                for shown in map(int, UNREAD.findall(frame)):
+                    links[0] += 1
+                    if finals[i] < shown <= len(paced_sent):
+                        badge_latency.append(now - paced_sent[shown - 1])
+                    finals[i] = max(finals[i], shown)
 
-        badge_tasks = [asyncio.create_task(count_badges(ws)) for ws in elsewhere]
+        badge_tasks = [asyncio.create_task(watch_badge(i, ws)) for i, ws in enumerate(elsewhere)]
         listeners = await open_sockets(user, args.listeners, "bench")
         sender = await user.socket("bench").__aenter__()
         await sender.recv()
@@ -143,6 +157,8 @@ async def main() -> None:
         for n in range(args.messages):
             text = f"paced {n}"
             sent_at[text] = time.perf_counter()
+            if n < UNREAD_CAP - 1:
+                paced_sent.append(sent_at[text])
             await say(sender, text)
             await asyncio.sleep(1 / args.rate)
         await asyncio.wait_for(asyncio.gather(*tasks), 120)
@@ -194,8 +210,11 @@ async def main() -> None:
         print(f"server RSS: {rss_before} KiB idle, {rss_after} KiB with {args.idle} open sockets "
               f"=> {per_socket:.1f} KiB per socket")
         if args.members:
-            print(f"sidebar links received by the {args.members} members elsewhere: {badges[0]} "
-                  f"(at most {args.members * (args.messages + args.burst)}; notices arriving together share a link)")
+            expected = min(UNREAD_CAP, args.messages + args.burst)
+            print(f"sidebar: {args.members} members elsewhere got {links[0]} link fragments; final badges "
+                  f"{min(finals)}..{max(finals)} (expected {expected}, the cap); paced send-to-badge "
+                  f"p50 {statistics.median(badge_latency) * 1e3:.2f} ms, p95 {pct(badge_latency, 95) * 1e3:.2f} ms "
+                  f"({len(badge_latency)} samples)")
         for ws in [*listeners, *senders, *elsewhere]:
             await ws.close()
         for member in members:

@@ -92,6 +92,7 @@ class Place:
     path: str  # its address for this viewer: /rooms/<name> or /dm/<handle>
     label: str  # "#general", or the other person's display name
     participants: tuple[str, ...] = ()  # a conversation's uids (one for notes to self); () for a room
+    handle: str = ""  # a conversation's other person's handle (their card is /people/<handle>)
 
     @classmethod
     def room(cls, name: str) -> Place:
@@ -105,7 +106,7 @@ class Place:
             raise PlaceError("not a conversation")
         label = f"{partner.display_name} (you)" if partner.uid == viewer_uid else partner.display_name
         participants = tuple(dict.fromkeys((viewer_uid, partner.uid)))
-        return cls("dm", key, f"/dm/{partner.handle}", label, participants)
+        return cls("dm", key, f"/dm/{partner.handle}", label, participants, partner.handle)
 
     @property
     def is_room(self) -> bool:

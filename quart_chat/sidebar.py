@@ -174,6 +174,8 @@ class Sidebar:
 
     def take_changes(self) -> tuple[list[Entry] | None, list[Entry], str | None]:
         """(the whole sidebar, or None), (the links to re-render), (the new title, or None); then clears them."""
+        if not self._full and not self._changed:
+            return None, [], None  # the usual frame: rows only
         whole = self.entries() if self._full else None
         links = [] if self._full else [self._entry(self._counts[k]) for k in self._changed if k in self._counts]
         title = self.title()

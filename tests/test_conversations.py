@@ -134,3 +134,13 @@ async def test_the_socket_of_a_conversation_checks_the_same_rule(app: Quart, ada
     async with ada.client.websocket("/dm/ada/ws", headers={"Origin": "http://evil.example"}) as ws:
         with pytest.raises(Closed):
             await ws.receive_within()
+
+
+async def test_a_conversation_outlives_a_new_app_secret(app: Quart, ada: User, bob: User) -> None:
+    """Its key is found in either sidebar before a new one is made: rotating the secret loses nothing."""
+    await say(ada, "/dm/bob", "before the new secret")
+    app.secret_key = "a-brand-new-secret-" + "y" * 32  # sessions end with it: sign in again
+    for user in (ada, bob):
+        await user.log_in()
+    page = await (await bob.client.get("/dm/ada")).get_data(as_text=True)
+    assert ROW_TEXT.findall(page) == ["before the new secret"]

@@ -105,6 +105,11 @@ async def test_leaving_a_room_takes_it_off_the_sidebar(ada: User) -> None:
     assert here.status_code == 303 and here.location == "/rooms"  # not back into the room just left
     forged = await ada.client.post("/rooms/random/leave", form={"back": "/rooms/general"})
     assert forged.status_code == 400
+    await ada.room_page("random")
+    for odd in ("/rooms/general\r\nX-Injected: 1", "//evil.example/", "https://evil.example/", "/people/ada"):
+        response = await post(ada, "/rooms/random/leave", {"back": odd}, page="/rooms/general")
+        assert response.status_code == 303 and response.location == "/rooms", odd  # never followed
+        await ada.room_page("random")
 
 
 async def test_a_mention_is_a_link_marked_for_the_one_mentioned_and_counted_apart(ada: User, bob: User) -> None:

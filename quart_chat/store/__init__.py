@@ -117,6 +117,10 @@ class RoomStore(Protocol):
         conversation, or opening the place again, puts it back)."""
         ...
 
+    async def membership(self, uid: str, place: str) -> Membership | None:
+        """The person's membership of one place, if it is in their sidebar."""
+        ...
+
     async def memberships(self, uid: str) -> list[Membership]:
         """The person's rooms and conversations, in no particular order."""
         ...

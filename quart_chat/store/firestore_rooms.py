@@ -156,6 +156,10 @@ class FirestoreRooms:
         snaps = await self._call(what, query.get(timeout=self.timeout))
         return [_membership(s) for s in snaps if _in_sidebar(s)]
 
+    async def membership(self, uid: str, place: str) -> Membership | None:
+        snap = await self._call("read a membership", self._member_ref(uid, place).get(timeout=self.timeout))
+        return _membership(snap) if snap.exists and _in_sidebar(snap) else None
+
     async def memberships(self, uid: str) -> list[Membership]:
         return await self._where("uid", uid, "read memberships")
 

@@ -7,7 +7,8 @@ see one order.
 
 The same file holds the room store's tables (``store/sqlite_rooms.py``). Triggers keep what a
 message implies in the same transaction as the message, so ``add`` stays one statement: the
-room's record and its last activity (public rooms), and one ``mentions`` row per person mentioned.
+room's record and its last activity (public rooms; written at most once a second per room, a read
+otherwise), and one ``mentions`` row per person mentioned.
 """
 
 from __future__ import annotations
@@ -67,7 +68,10 @@ MIGRATIONS = (
     CREATE INDEX rooms_last_active ON rooms (last_us);
     INSERT INTO rooms (name, last_us)
         SELECT room, MAX(created_us) FROM messages WHERE substr(room, 1, 3) != 'dm_' GROUP BY room;
-    CREATE TRIGGER messages_touch_room AFTER INSERT ON messages WHEN substr(NEW.room, 1, 3) != 'dm_' BEGIN
+    CREATE TRIGGER messages_touch_room AFTER INSERT ON messages
+    WHEN substr(NEW.room, 1, 3) != 'dm_'
+        AND COALESCE((SELECT last_us FROM rooms WHERE name = NEW.room), 0) < NEW.created_us - 1000000
+    BEGIN
         INSERT INTO rooms (name, last_us) VALUES (NEW.room, NEW.created_us)
         ON CONFLICT (name) DO UPDATE SET last_us = MAX(last_us, excluded.last_us);
     END;

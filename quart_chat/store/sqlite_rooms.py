@@ -89,6 +89,14 @@ class SqliteRooms:
             "leave", "UPDATE memberships SET left_sidebar = 1 WHERE uid = ? AND place = ?", (uid, place)
         )
 
+    async def membership(self, uid: str, place: str) -> Membership | None:
+        found = await self.select(
+            f"SELECT {_MEMBERSHIP} FROM memberships WHERE uid = ? AND place = ? AND left_sidebar = 0",
+            (uid, place),
+            "read a membership",
+        )
+        return next((Membership(*row) for row in found), None)
+
     async def memberships(self, uid: str) -> list[Membership]:
         found = await self.select(
             f"SELECT {_MEMBERSHIP} FROM memberships WHERE uid = ? AND left_sidebar = 0", (uid,), "read memberships"

@@ -4,6 +4,7 @@ sidebar), older history, the form post without JavaScript, leaving it. Every one
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,7 +16,6 @@ from quart_chat import membership
 from quart_chat.messaging import profiles_for, send_message
 from quart_chat.models import Message, parse_cursor
 from quart_chat.places import Place
-from quart_chat.profiles import ProfileError
 from quart_chat.rendering import ZERO_CURSOR, new_client_id
 from quart_chat.rows import rows_of
 from quart_chat.sidebar import page_title
@@ -95,15 +95,9 @@ async def room(place: Place) -> ResponseReturnValue:
     except StoreError:
         current_app.logger.exception("store failed while rendering place=%s", place.key)
         return await _error(*HISTORY_UNAVAILABLE)
-    partner = None
-    if not place.is_room:
-        partner = await services.profiles.get(place.partner_of(me.uid))
-        if partner is None:  # gone since the place was found
-            raise ProfileError("the other person's profile vanished")
     return await render_template(
         "chat/room.html",
         place=place,
-        partner=partner,
         topic=record.topic if record else "",
         entries=entries,
         title=page_title(place.label, sum(e.unread for e in entries if e.key != place.key)),
@@ -171,12 +165,16 @@ async def post_message(place: Place) -> ResponseReturnValue:
     return redirect(place.path, 303)
 
 
+BACK = re.compile(r"/rooms(/[a-z0-9-]{1,32})?|/dm/[a-z0-9_-]{2,32}")  # a place's page, or the directory
+
+
 def _back(target: str | None, left: Place) -> str:
-    """Where a leave form returns: the page it was on (a room or conversation path), unless that is
-    the place just left (opening it would join it again): then the directory."""
-    if not target or target == left.path or "//" in target or "\\" in target:
+    """Where a leave form returns: the page it was on (exactly a room's, a conversation's or the
+    directory's path; anything else is not followed), unless that is the place just left (opening it
+    would join it again): then the directory."""
+    if not target or BACK.fullmatch(target) is None or target == left.path:
         return url_for("rooms.directory")
-    return target if target.startswith(("/rooms/", "/dm/")) or target == "/rooms" else url_for("rooms.directory")
+    return target
 
 
 @place_route(bp, "/leave", "leave", methods=["POST"])

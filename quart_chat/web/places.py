@@ -52,14 +52,20 @@ async def resolve(viewer: Identity, *, room: str | None = None, handle: str | No
 
 
 async def _conversation_key(uid: str, other: str) -> str:
-    """The key either person's sidebar already has for the two of them (it outlives a new app secret),
-    else the one the app's secret makes."""
+    """The key the app's secret makes for the two of them, if either has it in their sidebar (one
+    read, usually); else a key either sidebar has for them from before (a conversation outlives a new
+    app secret); else the new one."""
     rooms = app_services().rooms
-    for person, partner in ((uid, other), (other, uid)) if uid != other else ((uid, other),):
+    made = conversation_key(conversation_secret(current_app.secret_key or ""), uid, other)
+    pairs = ((uid, other), (other, uid)) if uid != other else ((uid, other),)
+    for person, _ in pairs:
+        if await rooms.membership(person, made) is not None:
+            return made
+    for person, partner in pairs:
         for m in await rooms.memberships(person):
             if m.partner == partner and is_conversation(m.place):
                 return m.place
-    return conversation_key(conversation_secret(current_app.secret_key or ""), uid, other)
+    return made
 
 
 def place_view(view: PlaceView) -> PlaceView:

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from quart import Blueprint, abort, current_app, redirect, render_template, request
+from quart import Blueprint, current_app, redirect, render_template, request
 from quart.typing import ResponseReturnValue
 
 from quart_chat import membership, rows
-from quart_chat.places import ROOM_RULE, PlaceError, room_name, room_topic
+from quart_chat.places import ROOM_RULE, PlaceError, is_conversation, room_name, room_topic
+from quart_chat.sidebar import page_title
 from quart_chat.store import Room, StoreError
 from quart_chat.web.context import app_services
 from quart_chat.web.security import csrf_ok, current_profile, current_user, login_required
@@ -73,6 +74,7 @@ async def _directory(
     context: dict[str, Any] = {
         "listed": [_listed(r, here.get(r.name, 0), zone, now) for r in found],
         "entries": entries,
+        "title": page_title("Rooms", sum(e.unread for e in entries)),
         "values": values or {"name": "", "topic": ""},
         "errors": errors or {},
         "creating": creating,
@@ -134,9 +136,9 @@ async def other_spelling(typed: str) -> ResponseReturnValue:
     already a room's, or a path under one, never gets here; nor does a conversation's key (``dm_...``
     is not a room name): anything but a page is the 404 page, as for every place one may not open.
     """
-    if "/" in typed or request.method != "GET":
-        abort(404)
     try:
+        if "/" in typed or request.method != "GET" or is_conversation(typed):
+            raise PlaceError(ROOM_RULE)
         name = room_name(typed)
     except PlaceError:
         page = await render_template("errors/error.html", title="No such room", message=ROOM_RULE)

@@ -55,6 +55,8 @@ class RoomContract:
         )
         assert sorted(m.uid for m in await store.members("general")) == ["u1", "u2"]
         assert await store.members("nowhere") == []
+        assert await store.membership("u1", DM) == Membership("u1", DM, "u2", ZERO_CURSOR)
+        assert await store.membership("u3", DM) is None
         await store.leave("u1", "general")
         await store.leave("u1", "general")  # leaving twice is no error
         assert [m.place for m in await store.memberships("u1")] == [DM]
@@ -67,6 +69,7 @@ class RoomContract:
         await store.leave("u2", DM)
         await store.mark_read("u2", DM, (await store.add(DM, "u1", "Ada", "two")).cursor)  # not a member: ignored
         assert await store.members(DM) == [] and await store.memberships("u2") == []
+        assert await store.membership("u2", DM) is None
         assert await store.join("u2", DM, partner="u1") is True  # back
         assert await store.join("u2", DM, partner="u1") is False
         (back,) = await store.memberships("u2")
