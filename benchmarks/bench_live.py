@@ -4,7 +4,10 @@
 Starts its own server (``python -m quart_chat``, embedded defaults, memory hub) on a free loopback
 port and drives it with real WebSocket clients from this process. Bounded in count and time.
 
-    .venv/bin/python benchmarks/bench_live.py [--listeners 100] [--messages 400] [--idle 500]
+``--members N`` adds N people who joined the room but are reading another one (``lobby``): every
+message then also costs N sidebar notices, each a small fragment on that person's socket (issue 9).
+
+    .venv/bin/python benchmarks/bench_live.py [--listeners 100] [--messages 400] [--idle 500] [--members 0]
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import asyncio
 import os
 import platform
+import re
 import statistics
 import sys
 import tempfile
@@ -21,8 +25,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from quart_chat.store import UNREAD_CAP
 from tests.support.http_user import RemoteUser, rows, say
 from tests.support.server import ChatServer
+
+UNREAD = re.compile(r' data-unread="(\d+)"')
 
 
 def rss_kib(pid: int) -> int:
@@ -78,6 +85,7 @@ async def main() -> None:
     parser.add_argument("--burst", type=int, default=1000)
     parser.add_argument("--senders", type=int, default=10, help="sockets sending the burst at once")
     parser.add_argument("--idle", type=int, default=500, help="idle sockets for the memory measurement")
+    parser.add_argument("--members", type=int, default=0, help="people in the room who read another one")
     args = parser.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="bench-live-")) / "data"
@@ -100,6 +108,29 @@ async def main() -> None:
         for ws in idle:
             await ws.close()
 
+        # Members elsewhere: each joins "bench" (opens it once), then reads "lobby"; they only get sidebar
+        # notices. While the paced messages come one by one, a badge showing n means the n-th has arrived:
+        # that is the notice's latency. Notices that arrive together share one link (the latest count).
+        members, elsewhere, links, badge_latency = [], [], [0], []
+        finals = [0] * args.members
+        paced_sent: list[float] = []
+        for i in range(args.members):
+            member = await RemoteUser(server.base, f"member{i}@example.com").sign_up()
+            await member.http.get("/rooms/bench")
+            members.append(member)
+            elsewhere += await open_sockets(member, 1, "lobby")
+
+        async def watch_badge(i: int, ws) -> None:
+            while True:
+                frame = str(await ws.recv())
+                now = time.perf_counter()
+                for shown in map(int, UNREAD.findall(frame)):
+                    links[0] += 1
+                    if finals[i] < shown <= len(paced_sent):
+                        badge_latency.append(now - paced_sent[shown - 1])
+                    finals[i] = max(finals[i], shown)
+
+        badge_tasks = [asyncio.create_task(watch_badge(i, ws)) for i, ws in enumerate(elsewhere)]
         listeners = await open_sockets(user, args.listeners, "bench")
         sender = await user.socket("bench").__aenter__()
         await sender.recv()
@@ -128,6 +159,8 @@ async def main() -> None:
         for n in range(args.messages):
             text = f"paced {n}"
             sent_at[text] = time.perf_counter()
+            if n < UNREAD_CAP - 1:
+                paced_sent.append(sent_at[text])
             await say(sender, text)
             await asyncio.sleep(1 / args.rate)
         await asyncio.wait_for(asyncio.gather(*tasks), 120)
@@ -156,13 +189,13 @@ async def main() -> None:
         burst_seconds = time.perf_counter() - start
         burst_cpu = ((cpu_seconds(pid) - cpu0) / burst_seconds, (own_cpu() - own0) / burst_seconds)
         drainer.cancel()
-        for d in drainers:
+        for d in [*drainers, *badge_tasks]:
             d.cancel()
 
         print(f"# bench_live {time.strftime('%Y-%m-%d')} {platform.machine()} {os.cpu_count()} cores "
               f"Python {platform.python_version()}")
         print(f"listeners={args.listeners} paced={args.messages}@{args.rate}/s "
-              f"burst={args.burst} from {args.senders} senders")
+              f"burst={args.burst} from {args.senders} senders, members elsewhere={args.members}")
         print("| phase | deliveries | p50 ms | p95 ms | p99 ms | max ms | rows/s stored | deliveries/s "
               "| server CPU | bench CPU |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -178,8 +211,16 @@ async def main() -> None:
         print(f"server-side stored-to-written (both phases, /metrics histogram): p50 {p50}, p99 {p99}")
         print(f"server RSS: {rss_before} KiB idle, {rss_after} KiB with {args.idle} open sockets "
               f"=> {per_socket:.1f} KiB per socket")
-        for ws in [*listeners, *senders]:
+        if args.members:
+            expected = min(UNREAD_CAP, args.messages + args.burst)
+            print(f"sidebar: {args.members} members elsewhere got {links[0]} link fragments; final badges "
+                  f"{min(finals)}..{max(finals)} (expected {expected}, the cap); paced send-to-badge "
+                  f"p50 {statistics.median(badge_latency) * 1e3:.2f} ms, p95 {pct(badge_latency, 95) * 1e3:.2f} ms "
+                  f"({len(badge_latency)} samples)")
+        for ws in [*listeners, *senders, *elsewhere]:
             await ws.close()
+        for member in members:
+            await member.close()
         await user.close()
     finally:
         server.stop()

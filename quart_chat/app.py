@@ -9,7 +9,7 @@ from quart import Quart
 from quart_chat import secret_key
 from quart_chat.services import Services, build_services
 from quart_chat.settings import Settings
-from quart_chat.web import auth_views, chat_views, live, ops_views, people_views, routing, security
+from quart_chat.web import auth_views, chat_views, live, ops_views, people_views, room_views, routing, security
 from quart_chat.web.context import EXTENSION_KEY
 from quart_chat.web.proxies import TrustedProxies
 
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     routing.install(app)  # before the blueprints: their rules use <room:...>
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(chat_views.bp)
+    app.register_blueprint(room_views.bp)
     app.register_blueprint(live.bp)
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(people_views.bp)  # also the app's ProfileError -> 503 page

@@ -5,15 +5,19 @@ of its own (whatever depends on time is given ``now``). The shell (``web/live.py
 frames, awaits the store and the identity provider, and feeds what happened back in::
 
     while core.closing is None:
-        need = core.need                      # ReadAfter | ReadLatest | CheckSession | None
+        need = core.need                      # ReadAfter | ReadLatest | CheckSession | ReadSidebar | None
         ... await it, then core.store_read(rows, previous, profiles) / store_failed() / session_checked(ok, now)
+            / sidebar_read(entries)
         out = core.data_to_send()             # one joined frame, or None
+        ... record core.read_cursor(now), if any (the viewer read this far)
         ... await sub.wait(core.heartbeat); core.woke(items, now) or close_requested(code, reason)
     send core.closing.fragment, close with core.closing.code
 
 No gap, no duplicate: the shell subscribes to the hub before the first read, and every row
 sent is remembered by id (the newest ``REMEMBERED_IDS``), so a row that comes both from the
-store and from the hub is sent once; the browser upserts rows by id as a second guard.
+store and from the hub is sent once; the browser upserts rows by id as a second guard. The
+sidebar (``sidebar.Sidebar``) is read after the subscription too, for the same reason: its
+counts start from the store and rise with the person's notices.
 """
 
 from __future__ import annotations
@@ -23,13 +27,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import islice
 
+from quart_chat import notices
 from quart_chat.close_codes import Close
 from quart_chat.hub import Broadcast
-from quart_chat.hub.fanout import Gap, Resync
+from quart_chat.hub.fanout import Gap, Notice, Resync
 from quart_chat.models import Message, Profile
 from quart_chat.people import DEFAULT_TIME_ZONE
+from quart_chat.places import Place
 from quart_chat.rendering import Renderer, rows_partial
 from quart_chat.rows import rows_of
+from quart_chat.sidebar import Entry, Sidebar
 
 REMEMBERED_IDS = 2048  # ids of rows sent, for de-duplication
 RESYNC_LOOKBACK = 64  # a resync re-reads from this many rows back (rows may land out of order)
@@ -55,8 +62,14 @@ class CheckSession:
     """Ask the identity provider whether the session still stands (revocation)."""
 
 
+@dataclass(frozen=True, slots=True)
+class ReadSidebar:
+    """Read the viewer's sidebar (memberships, counts) from the store."""
+
+
 CHECK_SESSION = CheckSession()
-Need = ReadAfter | ReadLatest | CheckSession
+READ_SIDEBAR = ReadSidebar()
+Need = ReadAfter | ReadLatest | CheckSession | ReadSidebar
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +116,16 @@ class LiveProtocol:
         revocation_interval: float,
         now: float,
         time_zone: str = DEFAULT_TIME_ZONE,
+        session: str = "",
+        place: Place | None = None,
+        sidebar: Sidebar | None = None,
+        csrf: str = "",
     ) -> None:
         self.room = room
+        self.place = place or Place.room(room)  # where "Load older" and "the beginning" point
+        self.sidebar = sidebar  # None: a socket without one (tests of the rows alone)
+        self.csrf = csrf  # for the sidebar's leave forms, when it is rendered whole
+        self.session = session  # notices.session_id of the socket's session: a sign-out names it
         self.time_zone = time_zone  # the viewer's: every row this socket sends shows times in it
         self.after = after  # the page holds everything up to here
         self.renderer = renderer
@@ -136,7 +157,18 @@ class LiveProtocol:
             return None
         if self._check_due:
             return CHECK_SESSION
+        if self._read is None and self.sidebar is not None and self.sidebar.reload_needed:
+            return READ_SIDEBAR
         return self._read
+
+    def sidebar_read(self, entries: list[Entry]) -> None:
+        """The sidebar the last :class:`ReadSidebar` asked for."""
+        if self.sidebar is not None:
+            self.sidebar.loaded(entries)
+
+    def read_cursor(self, now: float, *, final: bool = False) -> str | None:
+        """How far the viewer has now been shown this place, when it is time to record it (else None)."""
+        return self.sidebar.take_read(now, final=final) if self.sidebar is not None else None
 
     def store_read(
         self,
@@ -158,14 +190,16 @@ class LiveProtocol:
             for m in latest:
                 self._remember(m.id, m.cursor)
             self._caught_up += self.renderer.reset(
-                self.room, rows_of(latest, before, profiles), has_older, self.time_zone
+                self.place, rows_of(latest, before, profiles), has_older, self.time_zone
             )
+            self._shown(latest)
         elif len(messages) > self.catchup_limit:  # too far behind: the latest page instead
             self._read = ReadLatest(self.page_size + 1)
         else:
             rows = [r for r in rows_of(messages, previous, profiles) if self._remember(r.message.id, r.message.cursor)]
             if rows:
                 self._caught_up += rows_partial([self.renderer.rows(rows, self.time_zone)])
+                self._shown(r.message for r in rows)
 
     def store_failed(self) -> None:
         self.closing = retry_later(self.renderer, Close.INTERNAL_ERROR, "history unavailable")
@@ -178,7 +212,7 @@ class LiveProtocol:
 
     # -- what happened while waiting -------------------------------------------------------
 
-    def woke(self, items: Iterable[Broadcast | Resync | Gap | str], now: float) -> None:
+    def woke(self, items: Iterable[Broadcast | Resync | Gap | Notice | str], now: float) -> None:
         """Items drained from the subscription; none means the wait timed out (idle heartbeat)."""
         # Due on every wake-up, busy or idle: a revoked user in a busy room must not stay
         # connected just because rows keep coming.
@@ -193,11 +227,17 @@ class LiveProtocol:
                 if self._remember(item.message_id, item.cursor):
                     self._rows.append(item.html_for(self.time_zone, self.renderer))
                     self._stored_at.append(item.stored_at)
+                    if self.sidebar is not None:
+                        self.sidebar.read_to(item.cursor)
             elif isinstance(item, Gap):
                 self._gap_from = self._gap_from or self._resync_cursor()
             elif isinstance(item, Resync):
                 resync = True
                 since.append(item.since)
+                if self.sidebar is not None:
+                    self.sidebar.resynced()  # notices may have been lost too
+            elif isinstance(item, Notice):
+                self._noticed(item)
             else:
                 self._direct.append(item)
         if resync:
@@ -211,6 +251,14 @@ class LiveProtocol:
         """The reader closes the socket (too many frames): its own last fragment and code."""
         if self.closing is None:
             self.closing = closing
+    def _noticed(self, notice: Notice) -> None:
+        """A notice on the viewer's channel (see ``quart_chat.notices``)."""
+        data = notice.data
+        signed_off = data.get("kind") == notices.SIGNED_OUT and data.get("session") == self.session != ""
+        if signed_off and self.closing is None:  # this very session was signed out, on whichever instance
+            self.closing = signed_out(self.renderer, self.login_href)
+        elif self.sidebar is not None:
+            self.sidebar.noticed(data)
 
     def close_requested(self, code: int, reason: str) -> None:
         """The hub (slow consumer), log-out or shutdown asked this socket to close."""
@@ -230,13 +278,32 @@ class LiveProtocol:
         if self._caught_up:
             parts.append(self._caught_up)
         parts.extend(self._direct)
+        parts.extend(self._sidebar_parts())
         if self._status:
             parts.append(self._live_status)
         out = Outgoing("".join(parts), len(self._rows), tuple(self._stored_at)) if parts else None
         self._rows, self._stored_at, self._caught_up, self._direct, self._status = [], [], "", [], False
         return out
 
+    def _sidebar_parts(self) -> list[str]:
+        """What changed in the sidebar: one link each (or the whole of it after a read), and the title."""
+        if self.sidebar is None:
+            return []
+        whole, links, title = self.sidebar.take_changes()
+        current, parts = self.sidebar.current, []
+        if whole is not None:
+            parts.append(self.renderer.sidebar(whole, current=current, csrf=self.csrf, back=self.sidebar.path))
+        parts.extend(self.renderer.sidebar_link(e, current=current) for e in links)
+        if title is not None:
+            parts.append(self.renderer.title(title))
+        return parts
+
     # -- bookkeeping -----------------------------------------------------------------------
+
+    def _shown(self, messages: Iterable[Message]) -> None:
+        if self.sidebar is not None:
+            for m in messages:
+                self.sidebar.read_to(m.cursor)
 
     def _remember(self, message_id: str, cursor: str) -> bool:
         """Record a row as sent; False if it was sent already."""

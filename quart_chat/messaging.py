@@ -13,6 +13,10 @@ reconnect, a browser re-posting a form) then lands once and is broadcast once.
 
 Every send counts against its author's message rate first (``services.message_rate``, on the
 shared limiter): one limit per person over all their sockets and no-JS posts, on every instance.
+
+Its ``@handle`` mentions are resolved once, here, and stored with it. After the broadcast every
+member of the place hears of it on their own hub channel (their sidebars' counts), see
+``membership.after_message``.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from quart_chat import people
+from quart_chat import membership, people
 from quart_chat.hub import Broadcast
 from quart_chat.live_protocol import ReadAfter, ReadLatest
+from quart_chat.mentions import handles_in
 from quart_chat.models import Identity, Message, Profile
+from quart_chat.places import Place
 from quart_chat.profiles import ProfileError
 from quart_chat.rows import Author, author_of, row_after
 from quart_chat.services import Services
@@ -55,15 +61,19 @@ def message_id_for(author_uid: str, room: str, client_id: str) -> str:
 
 
 async def send_message(
-    services: Services, room: str, author: Identity, text: str, *, client_id: str | None = None
+    services: Services, place: Place | str, author: Identity, text: str, *, client_id: str | None = None
 ) -> Message:
+    """Store, broadcast, tell the members; ``place`` a Place, or a public room's name."""
+    place = place if isinstance(place, Place) else Place.room(place)
+    room = place.key
     wait = await services.limiter.take(f"messages:{author.uid}", services.message_rate)
     if wait:
         raise SendingTooFast(wait)
     message_id = message_id_for(author.uid, room, client_id) if client_id is not None else None
     profile = await _author_profile(services, author)
     name = profile.display_name if profile else people.name_from_email(author.email)
-    message = await services.store.add(room, author.uid, name, text, message_id=message_id)
+    mentions = await _mentions(services, text)
+    message = await services.store.add(room, author.uid, name, text, message_id=message_id, mentions=mentions)
     if message.replayed:  # stored (and broadcast) by the first send already
         return message
     try:
@@ -77,7 +87,25 @@ async def send_message(
         await services.hub.publish(Broadcast(row, time.time()))
     except Exception:  # stored already: sockets catch up on resync or reconnect
         log.exception("publish failed for stored message id=%s room=%s", message.id, room)
+    try:
+        await membership.after_message(services.rooms, services.members, services.hub, place, message)
+    except StoreError:  # stored already: sidebars count it when they are next read
+        log.warning("members not told of message id=%s room=%s", message.id, room, exc_info=True)
     return message
+
+
+async def _mentions(services: Services, text: str) -> list[tuple[str, str]]:
+    """The (handle, uid) of each ``@handle`` that is somebody's now (a few reads, only for text with @)."""
+    found = []
+    for handle in handles_in(text):
+        try:
+            person = await services.profiles.by_handle(handle)
+        except ProfileError:
+            log.warning("profiles unavailable; @%s stays text", handle)
+            return found
+        if person is not None:
+            found.append((handle, person.uid))
+    return found
 
 
 async def _author_profile(services: Services, author: Identity) -> Profile | None:

@@ -8,7 +8,7 @@ run one worker per container (the Docker image does).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -76,10 +76,17 @@ class TimedStore:
         await self.inner.close()
 
     async def add(
-        self, room: str, author_uid: str, author_name: str, text: str, *, message_id: str | None = None
+        self,
+        room: str,
+        author_uid: str,
+        author_name: str,
+        text: str,
+        *,
+        message_id: str | None = None,
+        mentions: Sequence[tuple[str, str]] = (),
     ) -> Message:
         message = await self._timed(
-            "add", self.inner.add(room, author_uid, author_name, text, message_id=message_id)
+            "add", self.inner.add(room, author_uid, author_name, text, message_id=message_id, mentions=mentions)
         )
         if not message.replayed:  # a re-sent frame is not stored again
             self.metrics.messages_stored.inc()

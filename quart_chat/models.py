@@ -16,6 +16,8 @@ class Message:
     author_name: str
     text: str
     created_at: datetime  # server time, timezone-aware UTC
+    # Who it mentions, resolved when it was stored: (handle in lower case, uid) pairs (see mentions.py).
+    mentions: tuple[tuple[str, str], ...] = ()
     # Set by ``store.add`` alone: True when the add found its ``message_id`` already stored (a
     # re-sent frame), so the caller does not broadcast it again. Not stored and not compared.
     replayed: bool = field(default=False, compare=False, repr=False)
@@ -33,6 +35,9 @@ class Message:
 def make_cursor(created_at: datetime, message_id: str) -> str:
     micros = int(created_at.timestamp() * 1_000_000)
     return f"{micros:017d}-{message_id}"
+
+
+ZERO_CURSOR = "00000000000000000-0"  # before every message: "nothing read yet", "the page holds nothing"
 
 
 def parse_cursor(cursor: str) -> tuple[datetime, str]:

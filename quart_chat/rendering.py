@@ -21,12 +21,15 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import escape
 
+from quart_chat import mentions
 from quart_chat import rows as row_rules
-from quart_chat.models import Message, Profile, make_cursor
+from quart_chat.models import ZERO_CURSOR, Message, Profile
 from quart_chat.people import DEFAULT_TIME_ZONE
+from quart_chat.places import Place
 from quart_chat.rows import Row
+from quart_chat.sidebar import Entry
 
-ZERO_CURSOR = make_cursor(datetime(1970, 1, 1, tzinfo=UTC), "0")
+__all__ = ["ZERO_CURSOR", "Renderer", "new_client_id", "partial", "rows_partial"]
 
 
 def new_client_id() -> str:
@@ -70,8 +73,15 @@ class Renderer:
             row = Row(row, row_rules.author_of(row, {}))
         zone = tz if isinstance(tz, ZoneInfo) else row_rules.zone(tz)
         today = (now or datetime.now(UTC)).astimezone(zone).date()
+        message = row.message
         return self._render(
-            "chat/_message.html", m=row.message, r=row, a=row.author, t=row_rules.times(row, zone, today)
+            "chat/_message.html",
+            m=message,
+            r=row,
+            a=row.author,
+            t=row_rules.times(row, zone, today),
+            tokens=mentions.tokens(message.text, dict(message.mentions)),
+            mentioned=" ".join(mentions.mentioned_uids(message.mentions)),
         )
 
     def rows(self, rows: Iterable[Row], tz: str | ZoneInfo = DEFAULT_TIME_ZONE, *, now: datetime | None = None) -> str:
@@ -84,10 +94,10 @@ class Renderer:
         html = self._render("chat/_status.html", state=state, reason=reason, login_href=login_href)
         return partial("#live-status", html)
 
-    def composer(self, room: str, max_chars: int, *, action: str, csrf: str, client_id: str) -> str:
-        """An empty composer with a fresh one-time ``client_id`` (a re-sent frame lands once)."""
+    def composer(self, label: str, max_chars: int, *, action: str, csrf: str, client_id: str) -> str:
+        """An empty composer ("Message #general") with a fresh one-time ``client_id`` (a re-sent frame lands once)."""
         html = self._render(
-            "chat/_composer.html", room=room, max_chars=max_chars, action=action, csrf=csrf, client_id=client_id
+            "chat/_composer.html", label=label, max_chars=max_chars, action=action, csrf=csrf, client_id=client_id
         )
         return partial("#composer", html)
 
@@ -102,8 +112,22 @@ class Renderer:
         """Who is typing: one line per room; the typer's own entry is hidden from them by /me.css."""
         return partial("#typing", self._render("chat/_typing.html", typists=list(typists)), "innerHTML")
 
-    def reset(self, room: str, rows: list[Row], has_older: bool, tz: str | ZoneInfo = DEFAULT_TIME_ZONE) -> str:
+    def reset(self, place: Place, rows: list[Row], has_older: bool, tz: str | ZoneInfo = DEFAULT_TIME_ZONE) -> str:
         """Replace the whole message list: used when a reconnecting page is too far behind."""
         messages = [r.message for r in rows]
-        older = self._render("chat/_older.html", room=room, messages=messages, has_older=has_older)
+        older = self._render("chat/_older.html", place=place, messages=messages, has_older=has_older)
         return partial("#messages", self.rows(rows, tz), "innerHTML") + partial("#older", older)
+
+    def sidebar(self, entries: list[Entry], *, current: str, csrf: str, back: str) -> str:
+        """The whole sidebar (after it was read again): its links, badges and leave forms."""
+        html = self._render("chat/_sidebar.html", entries=entries, current=current, csrf=csrf, back=back)
+        return partial("#sidebar", html)
+
+    def sidebar_link(self, entry: Entry, *, current: str) -> str:
+        """One link of the sidebar, with its counts: the small fragment a notice costs a page."""
+        return partial(f"#{entry.dom_id}", self._render("chat/_sidebar_link.html", e=entry, current=current))
+
+    def title(self, text: str) -> str:
+        """The page's title: htmx 4 takes a ``<title>`` in a ``<head>`` of any swapped response (its
+        ``swap()`` strips the head and sets ``document.title``; hx-ws swaps every frame), no script needed."""
+        return f"<head><title>{escape(text)}</title></head>"

@@ -18,6 +18,7 @@ from quart_chat.hub import Hub
 from quart_chat.limits import Limiter, Rate
 from quart_chat.limits.accounts import SignInGuard, SignInRules
 from quart_chat.limits.memory import MemoryLimiter
+from quart_chat.membership import Members, Reads
 from quart_chat.metrics import Metrics, TimedStore
 from quart_chat.presence import PresenceTracker
 from quart_chat.presence.memory import MemoryPresence
@@ -25,7 +26,7 @@ from quart_chat.presence.room import RoomPresence
 from quart_chat.profiles import ProfileStore
 from quart_chat.rendering import Renderer
 from quart_chat.settings import Settings, SettingsError
-from quart_chat.store import MessageStore
+from quart_chat.store import ChatStore, MessageStore, RoomStore
 
 
 @dataclass
@@ -37,6 +38,8 @@ class Services:
     profiles: ProfileStore
     # Who is here and who is typing, over the hub's signals (tracker in memory or Redis).
     presence: RoomPresence
+    # Rooms, memberships and read cursors: the same object as the message store (one file, one database).
+    rooms: RoomStore
     # Abuse limits, counted where the fan-out is: in this process, or in Redis across instances.
     limiter: Limiter = field(default_factory=MemoryLimiter)
     metrics: Metrics = field(default_factory=Metrics)
@@ -46,6 +49,9 @@ class Services:
     is_open: bool = False
     sign_in: SignInGuard = field(init=False)  # sign-in and sign-up throttles, on the limiter
     message_rate: Rate = field(init=False)  # one person's messages, all their sockets and posts together
+    # Each place's members (a short-lived cache) and the read cursors being written (membership.py).
+    members: Members = field(init=False)
+    reads: Reads = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics.track_connections(lambda: len(self.connections))
@@ -53,6 +59,8 @@ class Services:
         rules = SignInRules.of(settings.sign_in_free_failures, settings.signups_per_hour)
         self.sign_in = SignInGuard(self.limiter, rules)
         self.message_rate = Rate(settings.messages_per_minute, 60.0, settings.message_burst)
+        self.members = Members(self.rooms, self.hub)
+        self.reads = Reads(self.rooms, self.hub)
 
     async def open(self) -> None:
         """Open everything (once: ``python -m quart_chat`` opens before serving, the app's lifespan again).
@@ -74,6 +82,7 @@ class Services:
             await self.presence.start()  # after the hub: it listens to the hub's signals
             undo.push_async_callback(self.presence.stop)
             await self.limiter.start()
+            self.members.start()  # so does the member cache (who joined or left where)
             undo.pop_all()  # all open: keep them so
         self.is_open = True
 
@@ -92,6 +101,7 @@ class Services:
                 closing.push_async_callback(close)
             closing.push_async_callback(self.presence.stop)  # before the hub: its last leaves still signal
             closing.push_async_callback(self.limiter.close)
+            closing.push_async_callback(self.reads.stop)  # before the store: the last read cursors are written
 
 
 async def name_existing_accounts(identity: IdentityProvider, profiles: ProfileStore) -> None:
@@ -144,7 +154,7 @@ def build_identity(settings: Settings) -> IdentityProvider:
     )
 
 
-def build_store(settings: Settings) -> MessageStore:
+def build_store(settings: Settings) -> ChatStore:
     if settings.store == "firestore":
         with _extra("CHAT_STORE=firestore"):
             from quart_chat.store.firestore import FirestoreStore
@@ -197,8 +207,8 @@ def build_limiter(settings: Settings) -> Limiter:
 
 def build_services(settings: Settings) -> Services:
     metrics = Metrics()
-    store = TimedStore(build_store(settings), metrics)
+    stored = build_store(settings)
     hub, profiles, renderer = build_hub(settings), build_profiles(settings), Renderer()
     presence = RoomPresence(build_presence_tracker(settings, hub), hub, profiles, renderer)
-    identity, limiter = build_identity(settings), build_limiter(settings)
-    return Services(settings, identity, store, hub, profiles, presence, limiter, metrics, renderer)
+    identity, limiter, timed = build_identity(settings), build_limiter(settings), TimedStore(stored, metrics)
+    return Services(settings, identity, timed, hub, profiles, presence, stored, limiter, metrics, renderer)

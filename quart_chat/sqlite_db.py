@@ -7,7 +7,7 @@ which owns its own file and its own list of migrations.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import aiosqlite
@@ -96,10 +96,23 @@ async def _migrate(db: aiosqlite.Connection, migrations: Sequence[str]) -> None:
                 f"{db} has schema version {version}, newer than this code knows ({len(migrations)})"
             )
         for script in migrations[version:]:
-            for statement in filter(None, (s.strip() for s in script.split(";"))):
+            for statement in statements(script):
                 await db.execute(statement)
         await db.execute("UPDATE schema_version SET version = ?", (len(migrations),))
         await db.execute("COMMIT")
     except BaseException:
         await db.execute("ROLLBACK")
         raise
+
+
+def statements(script: str) -> Iterator[str]:
+    """A migration script's statements, each whole: a trigger's body has semicolons of its own."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\n;"):
+                yield pending.strip()
+            pending = ""
+    if pending.strip(" \t\n;"):
+        raise ValueError(f"an incomplete statement in a migration: {pending.strip()[:60]!r}")

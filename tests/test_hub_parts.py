@@ -12,15 +12,26 @@ import pytest
 from quart_chat.hub import Broadcast
 from quart_chat.hub.backoff import BACKOFF_MAX, BACKOFF_MIN, Backoff
 from quart_chat.hub.confirmations import Confirmations, settled
-from quart_chat.hub.fanout import Resync
+from quart_chat.hub.fanout import Notice, Resync
 from quart_chat.hub.missed import MissedRooms
 from quart_chat.hub.outbox import PUBLISH_BATCH, Outbox
-from quart_chat.hub.wire import Malformed, channel_for, decode, encode_resync, encode_row, room_of
+from quart_chat.hub.wire import (
+    Malformed,
+    channel_for,
+    decode,
+    decode_notice,
+    encode_notice,
+    encode_resync,
+    encode_row,
+    person_channel,
+    person_of,
+    room_of,
+)
 from quart_chat.models import Message
 from quart_chat.rows import Author, Row
 
 AT = datetime(2026, 11, 29, 13, 5, 7, 123456, tzinfo=UTC)
-MESSAGE = Message("42", "général", "uid-ada", "Ada", "é & 🎉 <b>", AT)
+MESSAGE = Message("42", "général", "uid-ada", "Ada", "é & 🎉 <b> @bob", AT, (("bob", "uid-bob"),))
 ROW = Broadcast(Row(MESSAGE, Author("Ada L.", "ada", "teal"), True, AT.replace(second=1)), stored_at=123.0)
 
 
@@ -36,12 +47,13 @@ def test_a_row_crosses_the_wire_intact_but_for_its_local_timing() -> None:
         "at": 1795957507123456,
         "uid": "uid-ada",
         "stored_name": "Ada",
-        "text": "é & 🎉 <b>",
+        "text": "é & 🎉 <b> @bob",
         "name": "Ada L.",
         "handle": "ada",
         "colour": "teal",
         "cont": True,
         "prev": 1795957501123456,
+        "mentions": [["bob", "uid-bob"]],
     }  # what the row needs, not its HTML: each viewer sees it in their own zone
     assert "é".encode() in data  # UTF-8 as is, not \\u escapes
     got = decode("général", data, own="b")
@@ -49,6 +61,25 @@ def test_a_row_crosses_the_wire_intact_but_for_its_local_timing() -> None:
     assert got.cursor == ROW.cursor and got.row.message.created_at == AT  # to the microsecond
     first = Broadcast(Row(MESSAGE, Author("Ada", "", "red")))  # the room's first row, no handle yet
     assert decode("général", encode_row("a", first), own="b") == first
+    older = json.loads(data)
+    del older["mentions"]  # from an instance that does not know mentions yet (a rolling deploy)
+    assert decode("général", json.dumps(older).encode(), own="b").row.message.mentions == ()
+
+
+def test_a_notice_crosses_a_persons_channel_and_nothing_else_passes_for_one() -> None:
+    data = encode_notice("a", "uid-ada", {"kind": "read", "place": "general"})
+    assert person_of(person_channel("uid-ada").encode()) == "uid-ada" and person_of(b"quart-chat:room:r") is None
+    assert decode_notice("uid-ada", data, own="b") == Notice("uid-ada", {"kind": "read", "place": "general"})
+    assert decode_notice("uid-ada", data, own="a") is None  # our own echo
+    for bad in (
+        data.replace(b"uid-ada", b"uid-eve"),  # another person than the channel's: not for them
+        b'{"i": "a", "person": "uid-ada", "notice": {"kind": 1}}',
+        b'{"i": "a", "person": "uid-ada", "notice": ["read"]}',
+        b'{"i": "a", "person": "uid-ada"}',
+        b"not json",
+    ):
+        with pytest.raises(Malformed):
+            decode_notice("uid-ada", bad, own="b")
 
 
 def test_our_own_echo_decodes_to_nothing() -> None:
@@ -89,6 +120,9 @@ def _with(**changes: object) -> bytes:
         _with(at=-1),
         _with(at=10**30),
         _with(prev="then"),
+        _with(mentions=[["bob"]]),
+        _with(mentions=[["bob", 7]]),
+        _with(mentions="bob"),
         b'{"i": "x", "room": "r", "resync": 1, "since": 7}',
     ],
 )
@@ -148,10 +182,10 @@ async def test_the_outbox_sends_oldest_first_and_keeps_rows_until_redis_has_them
     outbox = Outbox(maxsize=3)
     for n in range(3):
         outbox.put(f"room-{n % 2}", f"c{n}", b"%d" % n)
-    assert [payload for _, _, payload in outbox.batch(2)] == [b"0", b"1"]
+    assert [q.payload for q in outbox.batch(2)] == [b"0", b"1"]
     assert len(outbox) == 3  # still queued: a broken link must count them as missed
     outbox.sent(2)
-    assert [payload for _, _, payload in outbox.batch()] == [b"2"]
+    assert [q.payload for q in outbox.batch()] == [b"2"]
     outbox.put("room-1", "c3", b"3")
     assert not outbox.full
     outbox.put("room-0", "c4", b"4")

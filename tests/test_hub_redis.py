@@ -14,7 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import pytest
 import redis.asyncio as aioredis
 
-from quart_chat.hub.fanout import GAP, RESYNC, Resync, Subscription
+from quart_chat.hub.fanout import GAP, RESYNC, Notice, Resync, Subscription
 from quart_chat.hub.redis import RedisHub, redact
 from quart_chat.hub.wire import channel_for, encode_resync
 from tests.contracts.hub_contract import QUEUE_SIZE, Bus, HubContract, Item, OpenBus, row, take, until
@@ -129,6 +129,41 @@ async def test_subscribes_on_first_socket_and_unsubscribes_after_last(
     async with asyncio.timeout(5):
         while await channels(plain) != []:
             await asyncio.sleep(0.01)
+
+
+async def test_a_persons_channel_is_followed_from_their_first_socket_here_to_their_last(
+    hubs: tuple[RedisHub, RedisHub], plain: aioredis.Redis
+) -> None:
+    a, _b = hubs
+    person = "quart-chat:person:uid-ada"
+
+    async def people() -> list[str]:
+        return sorted(c.decode() for c in await plain.pubsub_channels("quart-chat:person:*"))
+
+    async with a.subscribe("general", person="uid-ada"):
+        assert await people() == [person]  # confirmed before subscribe() returns
+        async with a.subscribe("random", person="uid-ada"), a.subscribe("random"):
+            assert await plain.pubsub_numsub(person) == [(person.encode(), 1)]  # one per instance
+        assert await people() == [person]  # her first tab is still open
+    async with asyncio.timeout(5):
+        while await people() != []:
+            await asyncio.sleep(0.01)
+
+
+async def test_a_persons_channel_comes_back_after_a_redis_restart(
+    redis_server: RedisServer, hubs: tuple[RedisHub, RedisHub]
+) -> None:
+    a, b = hubs
+    async with b.subscribe("general", person="uid-ada") as ada:
+        redis_server.stop()
+        await until(lambda: not a.healthy and not b.healthy, timeout=3)
+        await a.notify("uid-ada", {"kind": "lost"})  # dropped while down: the resync re-reads instead
+        await asyncio.to_thread(redis_server.start)
+        await until(lambda: a.healthy and b.healthy, timeout=10)
+        assert await take(ada, 2) == [GAP, RESYNC]
+        await a.notify("uid-ada", {"kind": "back"})
+        assert await take(ada, 1) == [Notice("uid-ada", {"kind": "back"})]
+    assert a.dropped_signals == 1
 
 
 async def test_subscribe_returns_only_once_redis_has_subscribed(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from quart_chat import notices
 from quart_chat.close_codes import Close
 from quart_chat.hub import Broadcast
-from quart_chat.hub.fanout import GAP, Resync
+from quart_chat.hub.fanout import GAP, Notice, Resync
 from quart_chat.live_protocol import (
     CHECK_SESSION,
     REMEMBERED_IDS,
@@ -33,7 +34,7 @@ def live(m: Message, stored_at: float = 0.0) -> Broadcast:
     return Broadcast(Row(m, Author("Ada", "ada", "red")), stored_at)
 
 
-def core(after: str = ZERO_CURSOR, **overrides: float) -> LiveProtocol:
+def core(after: str = ZERO_CURSOR, **overrides: float | str) -> LiveProtocol:
     options = dict(catchup_limit=5, page_size=3, heartbeat=5.0, revocation_interval=300.0, now=0.0) | overrides
     return LiveProtocol(room="general", after=after, renderer=RENDERER, login_href=LOGIN, **options)
 
@@ -172,3 +173,19 @@ def test_a_store_failure_closes_with_1011_so_the_browser_retries() -> None:
     proto.store_failed()
     assert proto.closing.code == Close.INTERNAL_ERROR and "Reconnecting" in proto.closing.fragment
     assert proto.need is None and proto.data_to_send() is None
+
+
+def test_a_sign_out_notice_closes_only_the_session_it_names() -> None:
+    proto = core(session=notices.session_id("token-a"))
+    connected(proto, [])
+    other = notices.signed_out("token-b")  # her other browser signed out: this one stays
+    proto.woke([Notice("ada", other), Notice("ada", {"kind": "something-new"})], now=1.0)
+    assert proto.closing is None
+    proto.woke([Notice("ada", notices.signed_out("token-a"))], now=2.0)
+    assert proto.closing is not None and proto.closing.code == Close.POLICY_VIOLATION
+    assert "You are signed out." in proto.closing.fragment and LOGIN in proto.closing.fragment
+    assert proto.data_to_send() is None  # nothing more for a signed-out session
+    sessionless = core()  # a core that knows no session ignores every sign-out
+    connected(sessionless, [])
+    sessionless.woke([Notice("ada", {"kind": notices.SIGNED_OUT, "session": ""})], now=1.0)
+    assert sessionless.closing is None

@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.http_user import RemoteUser, collect_rows, say
+from quart_chat.places import dom_id
+from tests.support.http_user import RemoteUser, closed_with, collect_rows, say
 from tests.support.live_page import Tab, store_order, until_pages_hold, until_stored
 from tests.support.net import until
 from tests.support.redis_server import RedisServer
@@ -274,6 +275,57 @@ async def test_presence_and_typing_cross_instances(instances: tuple[ChatServer, 
                 await say(b, "Hi Ada")
                 await until_room_state(a, "typing", lambda h: "is typing" not in h)  # cleared on send
             await until_room_state(a, "presence", lambda h: "/people/bob" not in h)  # bob's tab closed
+    finally:
+        await ada.close()
+        await bob.close()
+
+
+async def test_logging_out_on_one_instance_closes_that_sessions_sockets_on_the_other_at_once(
+    instances: tuple[ChatServer, ChatServer],
+) -> None:
+    """Issue 12, finding 8: the sign-out reaches every instance through the person's hub channel, so a
+    socket of the ended session on another instance closes now, not at its next revocation check
+    (CHAT_REVOCATION_CHECK_INTERVAL, 300 s here), while her other session's socket stays open."""
+    one, two = instances
+    ada = await RemoteUser(one.base, "ada@example.com").sign_up()
+    laptop = await RemoteUser(one.base, "ada@example.com").log_in()  # another session of hers
+    try:
+        async with ada.socket(base=two.base) as signed_off, laptop.socket(base=two.base) as kept:
+            await signed_off.recv()
+            await kept.recv()
+            await ada.log_out()  # on instance one
+            code, last = await closed_with(signed_off, within=5)
+            assert code == 1008 and "You are signed out." in last
+            await say(kept, "still here")
+            assert [text for _, text in await collect_rows(kept, 1)] == ["still here"]
+        assert (await ada.http.get(two.base + "/rooms/general")).status_code == 303  # her pages know it too
+    finally:
+        await ada.close()
+        await laptop.close()
+
+
+async def test_an_unread_badge_rises_on_instance_two_for_a_message_posted_through_instance_one(
+    instances: tuple[ChatServer, ChatServer],
+) -> None:
+    """Issue 9: the sidebar's notice crosses instances on the person's hub channel."""
+    one, two = instances
+    ada = await RemoteUser(two.base, "ada@example.com").sign_up()
+    bob = await RemoteUser(one.base, "bob@example.com").sign_up()
+    link = re.compile(rf'hx-target="#{dom_id("random")}"[^>]*><a [^>]*data-unread="(\d+)" data-mentions="(\d+)"')
+    try:
+        assert (await ada.http.get("/rooms/random")).status_code == 200  # ada joins #random, on two
+        async with ada.socket("general") as a, bob.socket("random") as b:  # she reads #general on two
+            await a.recv()
+            await b.recv()
+            await say(b, "@ada over here")  # bob posts on one
+            seen = ""
+            async with asyncio.timeout(10):
+                while not link.search(seen):
+                    seen += str(await a.recv())
+            assert link.search(seen).groups() == ("1", "1")
+            assert "<title>(1) #general · quart-chat</title>" in seen and "over here" not in seen
+        page = (await ada.http.get(one.base + "/rooms/general")).text  # and it is stored: on one too
+        assert re.search(r'href="/rooms/random" data-unread="1" data-mentions="1"', page)
     finally:
         await ada.close()
         await bob.close()

@@ -138,16 +138,26 @@ async def test_visitors_are_sent_to_log_in_and_back_to_the_room(client: QuartCli
         assert response.status_code == 303 and response.location == "/login?next=/rooms/general"
 
 
-async def test_room_names_outside_the_pattern_are_404(ada: User) -> None:
-    for bad in ("General", "a_b", "x" * 33, "%2e%2e"):
-        assert (await ada.client.get(f"/rooms/{bad}")).status_code == 404
+async def test_room_names_in_the_address_bar_go_to_the_rooms_one_address(ada: User) -> None:
+    for typed, name in (("General", "general"), ("a_b", "a-b"), ("Design%20Team", "design-team")):
+        response = await ada.client.get(f"/rooms/{typed}")
+        assert response.status_code == 308 and response.location == f"/rooms/{name}", typed
+    for bad in ("x" * 33, "%2e%2e", "%E6%97%A5", "General/history"):
+        response = await ada.client.get(f"/rooms/{bad}")
+        assert response.status_code == 404, bad
+    assert "1 to 32 letters, digits or dashes" in await (await ada.client.get("/rooms/" + "x" * 33)).get_data(
+        as_text=True
+    )
     assert (await ada.client.get("/rooms/dev-ops-2")).status_code == 200
 
 
 async def test_room_switcher_normalises_and_redirects(ada: User) -> None:
-    response = await ada.client.get("/rooms?name=%23Random")
-    assert response.status_code == 303 and response.location == "/rooms/random"
-    assert (await ada.client.get("/rooms?name=no%20spaces")).status_code == 404
+    for typed, name in (("%23Random", "random"), ("%23Design%20Team", "design-team"), ("Design", "design")):
+        response = await ada.client.get(f"/rooms?name={typed}")
+        assert response.status_code == 303 and response.location == f"/rooms/{name}"
+    refused = await ada.client.get("/rooms?name=%23%23%23")
+    page = await refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "1 to 32 letters, digits or dashes" in page and 'id="room-list"' not in page
 
 
 async def test_pages_carry_a_strict_csp_and_no_inline_script(ada: User) -> None:

@@ -33,6 +33,9 @@ async def counts_people_once_per_room(make: Callable[[], PresenceTracker]) -> No
     assert await tracker.leave("general", "ada") is False  # leaving twice changes nothing
     assert await tracker.people("general") == {"bob"} and await tracker.people("other") == {"ada"}
     assert sorted(tracker.local_rooms()) == ["general", "other"]
+    assert await tracker.join("general", "cy") is True
+    assert await tracker.counts(["general", "other", "empty"]) == {"general": 2, "other": 1, "empty": 0}
+    assert await tracker.counts([]) == {}
 
 
 async def test_memory_tracker_counts_each_person_once_per_room() -> None:

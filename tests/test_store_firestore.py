@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -14,9 +15,12 @@ from tests.support.emulators import require_firebase_extra
 require_firebase_extra()
 pytestmark = pytest.mark.firebase
 
+from quart_chat.places import conversation_key  # noqa: E402
 from quart_chat.settings import SettingsError  # noqa: E402
 from quart_chat.store import StoreError  # noqa: E402
 from quart_chat.store.firestore import FirestoreStore, id_for  # noqa: E402
+from quart_chat.store.firestore_rooms import INDEXES, membership_id  # noqa: E402
+from tests.contracts.room_contract import RoomContract  # noqa: E402
 from tests.contracts.store_contract import StoreContract  # noqa: E402
 from tests.support.emulators import PROJECT_ID, Emulator, opened_on_emulator  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
@@ -26,6 +30,31 @@ from tests.support.net import free_port  # noqa: E402
 async def store(firestore_env: Emulator) -> AsyncIterator[FirestoreStore]:
     async with opened_on_emulator(FirestoreStore) as s:
         yield s
+
+
+class TestFirestoreRooms(RoomContract):
+    """The room store's contract on the emulator, plus its layout and its coarse "last active"."""
+
+    async def test_documents_live_where_docs_firebase_md_says(self, store: FirestoreStore) -> None:
+        dm = conversation_key(b"k", "u1", "u2")
+        await store.create_room("design", "Type")
+        await store.add(dm, "u1", "Ada", "between us", mentions=[("bob", "u2")])
+        await store.join("u2", dm, partner="u1")
+        assert (await store.client.document("rooms/design").get()).to_dict()["topic"] == "Type"
+        (stored,) = [s.to_dict() async for s in store.client.collection(f"conversations/{dm}/messages").stream()]
+        assert stored["mentions"] == ["u2"] and stored["mention_handles"] == ["bob"]
+        assert not (await store.client.document(f"rooms/{dm}").get()).exists  # never listed
+        member = (await store.client.document(f"memberships/{membership_id('u2', dm)}").get()).to_dict()
+        assert (member["uid"], member["place"], member["partner"]) == ("u2", dm, "u1")
+
+    async def test_a_busy_room_is_marked_active_at_most_once_per_interval(self, store: FirestoreStore) -> None:
+        await store.add("busy", "u1", "Ada", "first")
+        first = (await store.room("busy")).last_active
+        await store.add("busy", "u1", "Ada", "second")  # within TOUCH_INTERVAL: no second write
+        assert (await store.room("busy")).last_active == first
+        store.touch_interval = 0
+        latest = await store.add("busy", "u1", "Ada", "third")
+        assert (await store.room("busy")).last_active >= latest.created_at
 
 
 class TestFirestoreStore(StoreContract):
@@ -70,10 +99,15 @@ class TestFirestoreStore(StoreContract):
         # The emulator runs with firestore.rules; the admin client ("owner") bypasses them,
         # a browser does not.
         await store.add("r", "u", "x", "private")
-        url = f"http://{firestore_env.host}/v1/projects/{PROJECT_ID}/databases/(default)/documents/rooms/r/messages"
-        with pytest.raises(urllib.error.HTTPError) as denied:
-            urllib.request.urlopen(url, timeout=10)
-        assert denied.value.code == 403
+        dm = conversation_key(b"k", "u1", "u2")
+        await store.add(dm, "u1", "Ada", "between us")
+        await store.join("u1", dm, partner="u2")
+        documents = f"http://{firestore_env.host}/v1/projects/{PROJECT_ID}/databases/(default)/documents"
+        url = f"{documents}/rooms/r/messages"
+        for path in ("rooms/r/messages", "rooms", "rooms/r", f"conversations/{dm}/messages", "memberships"):
+            with pytest.raises(urllib.error.HTTPError) as denied:
+                urllib.request.urlopen(f"{documents}/{path}", timeout=10)
+            assert denied.value.code == 403, path
         body = json.dumps({"fields": {"text": {"stringValue": "forged"}}}).encode()
         with pytest.raises(urllib.error.HTTPError) as denied:
             urllib.request.urlopen(
@@ -83,6 +117,12 @@ class TestFirestoreStore(StoreContract):
                 timeout=10,
             )
         assert denied.value.code == 403
+
+
+def test_firestore_indexes_json_declares_the_composite_indexes_the_queries_need() -> None:
+    """The emulator does not enforce indexes, so the one file a deploy reads is checked against the code."""
+    declared = json.loads((Path(__file__).parents[1] / "firestore.indexes.json").read_text())
+    assert declared["indexes"] == INDEXES and declared["fieldOverrides"] == []
 
 
 async def test_unreachable_firestore_is_a_store_error(monkeypatch: pytest.MonkeyPatch) -> None:

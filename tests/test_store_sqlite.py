@@ -8,6 +8,7 @@ import pytest
 
 from quart_chat import sqlite_db
 from quart_chat.store.sqlite import MIGRATIONS, SqliteStore
+from tests.contracts.room_contract import RoomContract
 from tests.contracts.store_contract import StoreContract
 from tests.support.resources import opened
 
@@ -16,6 +17,10 @@ from tests.support.resources import opened
 async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     async with opened(SqliteStore(tmp_path / "chat.sqlite3")) as s:
         yield s
+
+
+class TestSqliteRooms(RoomContract):
+    """The room store's contract on the message store's own file."""
 
 
 class TestSqliteStore(StoreContract):
@@ -38,6 +43,24 @@ class TestSqliteStore(StoreContract):
         async with opened(SqliteStore(path)) as store:
             names = [m.author_name for m in await store.latest("r", 10)]
         assert names == ["ada", "someone", "Bob", "grace.hopper"]  # no email is kept in a row
+
+    async def test_a_file_from_before_rooms_lists_its_public_rooms_and_counts_from_then_on(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "old.sqlite3"
+        old = await sqlite_db.connect(path, MIGRATIONS[:2])  # a file from before rooms and mentions
+        for n, room in enumerate(("general", "general", "random", "dm_" + "0" * 32)):
+            await old.execute(
+                "INSERT INTO messages (room, author_uid, author_name, text, created_us) VALUES (?, 'u', 'x', 't', ?)",
+                (room, (n + 1) * 1_000_000),
+            )
+        await old.close()
+        async with opened(SqliteStore(path)) as store:
+            listed = await store.rooms(10)
+            assert [(r.name, r.last_active.timestamp()) for r in listed] == [("random", 3.0), ("general", 2.0)]
+            assert [m.mentions for m in await store.latest("general", 10)] == [(), ()]
+            new = await store.add("general", "u", "x", "@bob", mentions=[("bob", "u2")])
+            assert (await store.rooms(1))[0].name == "general" and new.mentions == (("bob", "u2"),)
 
     async def test_messages_survive_reopening(self, tmp_path: Path) -> None:
         path = tmp_path / "again.sqlite3"

@@ -3,6 +3,9 @@
 Two implementations: ``memory`` (one process) and ``redis`` (pub/sub across
 instances). Both deliver into the same bounded per-connection
 :class:`~quart_chat.hub.fanout.Subscription` queues.
+
+Two kinds of channel: one per room (its rows, and signals for whoever serves it) and one per
+person (small notices for their sidebars and their sessions, wherever their sockets are).
 """
 
 from __future__ import annotations
@@ -66,8 +69,22 @@ class Hub(Protocol):
         """Hand a row to every subscriber of its room; never blocks on a slow one."""
         ...
 
-    def subscribe(self, room: str) -> AbstractAsyncContextManager[Subscription]:
-        """A bounded queue of this room's broadcasts for one connection."""
+    def subscribe(self, room: str, person: str | None = None) -> AbstractAsyncContextManager[Subscription]:
+        """A bounded queue of this room's broadcasts for one connection, and of ``person``'s notices if given.
+
+        Both are in force when it is entered (on every instance's bus), so what is read from the
+        store after it cannot miss a row or a notice published meanwhile.
+        """
+        ...
+
+    async def notify(self, person: str, data: dict[str, str]) -> None:
+        """Offer a small notice to every socket of ``person`` on every instance (this one's at once).
+
+        Fire-and-forget, like :meth:`signal`, but for one person wherever they are: nothing
+        blocks on a slow socket, and a notice lost while the bus is down is not replayed (the
+        reconnect's resync makes sidebars re-read the store). An instance hears a person's
+        notices while it has a subscription following them.
+        """
         ...
 
     @property

@@ -1,10 +1,10 @@
-"""Which SUBSCRIBEs Redis has confirmed, so a new socket can wait until its room is live.
+"""Which SUBSCRIBEs Redis has confirmed, so a new socket can wait until its channels are live.
 
-``subscribe`` waits (briefly) for Redis to confirm the room's channel: a socket reads
-history after subscribing, so it cannot miss a row published in between. Redis answers
-SUBSCRIBEs in the order they were sent, so each room keeps a queue of futures, one per
-SUBSCRIBE on the wire; a later socket in the same room waits on the room's latest one.
-When the link breaks every waiter is woken with False: the reconnect resyncs its socket.
+``subscribe`` waits (briefly) for Redis to confirm the room's channel (and its person's): a
+socket reads history after subscribing, so it cannot miss a row published in between. Redis
+answers SUBSCRIBEs in the order they were sent, so each channel keeps a queue of futures, one per
+SUBSCRIBE on the wire; a later socket on the same channel waits on its latest one. Keys are
+channel names. When the link breaks every waiter is woken with False: the reconnect resyncs its socket.
 """
 
 from __future__ import annotations

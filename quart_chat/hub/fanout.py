@@ -5,6 +5,10 @@ the slowest reader, so ``offer`` is synchronous and O(1). A connection whose
 queue is full is a slow consumer: it is marked to close with 1013 (try again
 later) and catches up from the store when its browser reconnects. Memory per
 connection is therefore bounded by ``maxsize`` rows.
+
+A connection hears one room, and may also follow one person: that person's
+:class:`Notice` items (sidebar counts, sign-out) come into the same queue, so
+one writer task still serves the whole socket.
 """
 
 from __future__ import annotations
@@ -60,6 +64,18 @@ RESYNC = Resync()
 GAP = Gap()
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A small event for one person's sockets (see ``quart_chat.notices``): strings only, never stored."""
+
+    person: str
+    data: dict[str, str]
+
+    def __hash__(self) -> int:
+        return hash((self.person, tuple(sorted(self.data.items()))))
+
+
+
 @dataclass(slots=True)
 class CloseRequest:
     code: int
@@ -69,16 +85,17 @@ class CloseRequest:
 class Subscription:
     """One connection's inbox: hub rows, resync markers and sender-only fragments."""
 
-    __slots__ = ("_items", "_wakeup", "close_request", "maxsize", "room")
+    __slots__ = ("_items", "_wakeup", "close_request", "maxsize", "person", "room")
 
     def __init__(self, room: str, maxsize: int) -> None:
         self.room = room
+        self.person: str | None = None  # whose notices it also gets (see LocalFanout.follow)
         self.maxsize = maxsize
-        self._items: deque[Broadcast | Resync | Gap | str] = deque()
+        self._items: deque[Broadcast | Resync | Gap | Notice | str] = deque()
         self._wakeup = asyncio.Event()
         self.close_request: CloseRequest | None = None
 
-    def offer(self, item: Broadcast | Resync | Gap | str) -> bool:
+    def offer(self, item: Broadcast | Resync | Gap | Notice | str) -> bool:
         """Queue an item without waiting; on overflow ask the connection to close (1013)."""
         if self.close_request is not None:
             return False
@@ -106,9 +123,9 @@ class Subscription:
             return False
         return True
 
-    def drain(self, limit: int) -> list[Broadcast | Resync | Gap | str]:
+    def drain(self, limit: int) -> list[Broadcast | Resync | Gap | Notice | str]:
         """Take up to ``limit`` queued items, oldest first."""
-        batch: list[Broadcast | Resync | Gap | str] = []
+        batch: list[Broadcast | Resync | Gap | Notice | str] = []
         items = self._items
         while items and len(batch) < limit:
             batch.append(items.popleft())
@@ -121,11 +138,12 @@ class Subscription:
 
 
 class LocalFanout:
-    """Rooms to their local subscriptions; the part of every hub that touches sockets."""
+    """Rooms (and people) to their local subscriptions; the part of every hub that touches sockets."""
 
     def __init__(self, queue_size: int) -> None:
         self.queue_size = queue_size
         self._rooms: dict[str, set[Subscription]] = {}
+        self._people: dict[str, set[Subscription]] = {}
         self.slow_consumers_closed = 0
 
     def add(self, room: str) -> tuple[Subscription, bool]:
@@ -146,12 +164,38 @@ class LocalFanout:
             return True
         return False
 
+    def follow(self, sub: Subscription, person: str) -> bool:
+        """``sub`` also gets ``person``'s notices; the bool says whether it is their first here."""
+        sub.person = person
+        subs = self._people.setdefault(person, set())
+        subs.add(sub)
+        return len(subs) == 1
+
+    def unfollow(self, sub: Subscription) -> bool:
+        """Stop; the bool says whether that person has no subscription left here."""
+        person, sub.person = sub.person, None
+        subs = self._people.get(person) if person is not None else None
+        if subs is None:
+            return False
+        subs.discard(sub)
+        if not subs:
+            del self._people[person]  # type: ignore[arg-type]
+            return True
+        return False
+
     def deliver(self, broadcast: Broadcast) -> int:
         """Offer a row to every local subscriber of its room; returns how many took it."""
+        return self._offer_each(self._rooms.get(broadcast.room, ()), broadcast)
+
+    def offer_person(self, notice: Notice) -> int:
+        """Offer a notice to every local subscription following its person; returns how many took it."""
+        return self._offer_each(self._people.get(notice.person, ()), notice)
+
+    def _offer_each(self, subs: set[Subscription] | tuple[()], item: Broadcast | Notice) -> int:
         taken = 0
-        for sub in tuple(self._rooms.get(broadcast.room, ())):
+        for sub in tuple(subs):
             was_open = sub.close_request is None
-            if sub.offer(broadcast):
+            if sub.offer(item):
                 taken += 1
             elif was_open and sub.close_request is not None and sub.close_request.code == Close.TRY_AGAIN_LATER:
                 self.slow_consumers_closed += 1  # counted once, when this offer overflowed it
@@ -173,6 +217,10 @@ class LocalFanout:
 
     def rooms(self) -> list[str]:
         return list(self._rooms)
+
+    def people(self) -> list[str]:
+        """The people followed here."""
+        return list(self._people)
 
     def subscriptions(self) -> Iterator[Subscription]:
         for subs in tuple(self._rooms.values()):

@@ -21,8 +21,6 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from quart_chat.hub.wire import channel_for, room_of
-
 CONNECT_TIMEOUT = 1.0  # seconds to open a connection
 REPLY_TIMEOUT_FACTOR = 2  # a reply (or a batch of SUBSCRIBE confirmations) may take this many connect timeouts
 PING_INTERVAL = 0.5  # seconds of silence on the pub/sub connection before it is PINGed
@@ -58,28 +56,29 @@ class Link:
         self.pub: AbstractConnection = self._pool.make_connection()
         self.sub: AbstractConnection = self._pool.make_connection()
 
-    async def open(self, rooms: Callable[[], Iterable[str]], on_reply: OnReply) -> set[str]:
-        """Connect both, SUBSCRIBE every room in ``rooms()`` and wait until Redis confirms them all.
+    async def open(self, channels: Callable[[], Iterable[str]], on_reply: OnReply) -> set[str]:
+        """Connect both, SUBSCRIBE every channel in ``channels()`` and wait until Redis confirms them all.
 
-        ``rooms()`` is asked again after each round, so a room that gets its first socket meanwhile
-        is subscribed too. It returns right after the last check, with no await in between, so the
-        caller can go live before any other room can slip through. Other replies go to ``on_reply``.
+        ``channels()`` is asked again after each round, so a room (or person) that gets its first
+        socket meanwhile is subscribed too. It returns right after the last check, with no await in
+        between, so the caller can go live before any other channel can slip through. Other replies
+        go to ``on_reply``.
         """
         await self.pub.send_command("PING", check_health=False)
         await self.pub.read_response()
         await self.sub.connect()
         subscribed: set[str] = set()
         while True:
-            missing = set(rooms()) - subscribed
+            missing = set(channels()) - subscribed
             if not missing:
                 return subscribed
-            await self.sub.send_command("SUBSCRIBE", *map(channel_for, missing), check_health=False)
+            await self.sub.send_command("SUBSCRIBE", *missing, check_health=False)
             pending = set(missing)
             async with asyncio.timeout(self.connect_timeout * REPLY_TIMEOUT_FACTOR):
                 while pending:
                     reply = await self.sub.read_response()
                     if reply[0] == b"subscribe":
-                        pending.discard(room_of(reply[1]))
+                        pending.discard(reply[1].decode())
                     else:
                         on_reply(reply)
             subscribed |= missing

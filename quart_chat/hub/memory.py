@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from quart_chat.hub import Broadcast, SignalHandler
-from quart_chat.hub.fanout import LocalFanout, Subscription
+from quart_chat.hub.fanout import LocalFanout, Notice, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +31,18 @@ class MemoryHub:
         self.fanout.deliver(broadcast)
 
     @asynccontextmanager
-    async def subscribe(self, room: str) -> AsyncIterator[Subscription]:
+    async def subscribe(self, room: str, person: str | None = None) -> AsyncIterator[Subscription]:
         sub, _first = self.fanout.add(room)
+        if person is not None:
+            self.fanout.follow(sub, person)
         try:
             yield sub
         finally:
+            self.fanout.unfollow(sub)
             self.fanout.remove(sub)
+
+    async def notify(self, person: str, data: dict[str, str]) -> None:
+        self.fanout.offer_person(Notice(person, dict(data)))
 
     @property
     def healthy(self) -> bool:

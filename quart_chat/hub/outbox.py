@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from itertools import islice
+from typing import NamedTuple
 
 from redis.asyncio.connection import AbstractConnection
 
@@ -24,15 +25,25 @@ OUTBOX_MAX = 10_000  # rows waiting for Redis before the hub gives the link up a
 PUBLISH_BATCH = 500  # PUBLISHes pipelined in one write
 
 
-class Outbox:
-    """Rows for Redis, oldest first: (room, cursor, payload); the cursor says what is missed if it is lost.
+class Queued(NamedTuple):
+    """One PUBLISH waiting: to ``channel``; a row of ``room`` at ``cursor`` (empty: not a row)."""
 
-    Signals travel here too, in order with the rows, with an empty cursor: a lost one is not a missed row.
+    room: str
+    cursor: str
+    payload: bytes
+    channel: str
+
+
+class Outbox:
+    """Rows for Redis, oldest first; a row's cursor says what is missed if it is lost.
+
+    Signals and person notices travel here too, in order with the rows, with an empty cursor: a lost
+    one is not a missed row.
     """
 
     def __init__(self, maxsize: int = OUTBOX_MAX) -> None:
         self.maxsize = maxsize
-        self._items: deque[tuple[str, str, bytes]] = deque()
+        self._items: deque[Queued] = deque()
         self._ready = asyncio.Event()  # set while there is something to send
         self._empty = asyncio.Event()  # set while nothing waits
         self._empty.set()
@@ -41,12 +52,13 @@ class Outbox:
     def full(self) -> bool:
         return len(self._items) >= self.maxsize
 
-    def put(self, room: str, cursor: str, payload: bytes) -> None:
-        self._items.append((room, cursor, payload))
+    def put(self, room: str, cursor: str, payload: bytes, channel: str | None = None) -> None:
+        """Queue a PUBLISH to ``channel`` (the room's own channel unless given)."""
+        self._items.append(Queued(room, cursor, payload, channel or channel_for(room)))
         self._empty.clear()
         self._ready.set()
 
-    def batch(self, limit: int = PUBLISH_BATCH) -> list[tuple[str, str, bytes]]:
+    def batch(self, limit: int = PUBLISH_BATCH) -> list[Queued]:
         """The oldest ``limit`` rows, left queued until :meth:`sent` says Redis has them."""
         return list(islice(self._items, limit))
 
@@ -58,7 +70,7 @@ class Outbox:
 
     def unsent(self) -> list[tuple[str, str]]:
         """Empty the queue (the link broke); the (room, cursor) of every row that never left, in order."""
-        lost = [(room, cursor) for room, cursor, _ in self._items if cursor]  # signals (no cursor) are not rows
+        lost = [(q.room, q.cursor) for q in self._items if q.cursor]  # signals and notices (no cursor) are not rows
         self._items.clear()
         self._empty.set()
         return lost
@@ -80,7 +92,7 @@ async def publish_forever(outbox: Outbox, conn: AbstractConnection) -> None:
     while True:
         await outbox.wait_ready()
         batch = outbox.batch()
-        commands = [("PUBLISH", channel_for(room), payload) for room, _, payload in batch]
+        commands = [("PUBLISH", q.channel, q.payload) for q in batch]
         await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
         for _ in batch:
             await conn.read_response()

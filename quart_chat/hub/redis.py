@@ -10,7 +10,8 @@ payloads), :mod:`.outbox` (local first, then an ordered, pipelined, bounded queu
   sockets: SUBSCRIBE on a room's first socket, UNSUBSCRIBE after its last. Redis
   then sends each instance only the rooms it serves, once, however many sockets
   it has there; the per-socket fan-out stays in :class:`LocalFanout` (bounded
-  queues, 1013 for slow consumers).
+  queues, 1013 for slow consumers). A person's channel is followed the same way,
+  from their first socket here to their last, and carries their notices.
 - Pub/sub is fire-and-forget: what is published while a link is down is lost,
   and a reader that falls behind is cut off by Redis's output-buffer limit. The
   hub does not replay; it repairs. When a link breaks every local socket gets a
@@ -37,7 +38,7 @@ from redis.asyncio.connection import AbstractConnection
 from quart_chat.hub import Broadcast, SignalHandler
 from quart_chat.hub.backoff import BACKOFF_MAX, BACKOFF_MIN, Backoff
 from quart_chat.hub.confirmations import Confirmations, settled
-from quart_chat.hub.fanout import GAP, LocalFanout, Subscription
+from quart_chat.hub.fanout import GAP, LocalFanout, Notice, Subscription
 from quart_chat.hub.link import CONNECT_TIMEOUT, LINK_ERRORS, PING_INTERVAL, Link, read_forever, redact
 from quart_chat.hub.missed import MissedRooms
 from quart_chat.hub.outbox import OUTBOX_MAX, Outbox, publish_forever
@@ -46,9 +47,13 @@ from quart_chat.hub.wire import (
     Signal,
     channel_for,
     decode,
+    decode_notice,
+    encode_notice,
     encode_resync,
     encode_row,
     encode_signal,
+    person_channel,
+    person_of,
     room_of,
 )
 
@@ -85,7 +90,7 @@ class RedisHub:
         self.confirmations = Confirmations()
         self.reconnects = 0
         self.dropped_malformed = 0
-        self.dropped_signals = 0
+        self.dropped_signals = 0  # signals and notices not sent while the link was down
         self._handlers: list[SignalHandler] = []
         self._healthy = False
         self._task: asyncio.Task[None] | None = None
@@ -150,6 +155,14 @@ class RedisHub:
     def offer_room(self, room: str, html: str) -> None:
         self.fanout.offer_room(room, html)
 
+    async def notify(self, person: str, data: dict[str, str]) -> None:
+        """Offer here at once, then queue for the others on the person's channel; dropped while down."""
+        self.fanout.offer_person(Notice(person, dict(data)))
+        if not self._healthy or self.outbox.full:
+            self.dropped_signals += 1
+            return
+        self.outbox.put("", "", encode_notice(self.instance_id, person, data), person_channel(person))
+
     def _handle(self, room: str, data: dict[str, str]) -> None:
         for handler in tuple(self._handlers):
             try:
@@ -158,23 +171,29 @@ class RedisHub:
                 log.exception("Redis hub: a signal handler failed (room %r)", room)
 
     @asynccontextmanager
-    async def subscribe(self, room: str) -> AsyncIterator[Subscription]:
+    async def subscribe(self, room: str, person: str | None = None) -> AsyncIterator[Subscription]:
         sub, first = self.fanout.add(room)
+        channels = [(channel_for(room), first)]
+        if person is not None:
+            channels.append((person_channel(person), self.fanout.follow(sub, person)))
         if not self._healthy:
             sub.offer(GAP)  # what other instances publish now is missed until the link is back
         try:
-            ready = self.confirmations.latest(room)
-            if first:
-                ready = await self._subscribe_channel(room)
-            if ready is not None and not ready.done() and not await settled(ready, self.connect_timeout):
-                # Rows published meanwhile may be missed; a slow link is about to be declared dead
-                # by the PING check, and the reconnect resyncs this socket.
-                log.warning("Redis hub: SUBSCRIBE %r not confirmed in time", room)
+            for channel, first_here in channels:
+                ready = self.confirmations.latest(channel)
+                if first_here:
+                    ready = await self._subscribe_channel(channel)
+                if ready is not None and not ready.done() and not await settled(ready, self.connect_timeout):
+                    # Rows published meanwhile may be missed; a slow link is about to be declared dead
+                    # by the PING check, and the reconnect resyncs this socket.
+                    log.warning("Redis hub: SUBSCRIBE %r not confirmed in time", channel)
             yield sub
         finally:
+            last_of_person = self.fanout.unfollow(sub)
             if self.fanout.remove(sub):
-                self.confirmations.forget(room)
-                await self._send("UNSUBSCRIBE", channel_for(room))
+                await self._unsubscribe(channel_for(room))
+            if last_of_person and person is not None:
+                await self._unsubscribe(person_channel(person))
 
     @property
     def healthy(self) -> bool:
@@ -182,13 +201,22 @@ class RedisHub:
 
     # -- the link ---------------------------------------------------------------------------------
 
-    async def _subscribe_channel(self, room: str) -> asyncio.Future[bool] | None:
+    def _channels(self) -> list[str]:
+        """Every channel this instance must hear: its rooms' and the people it has sockets of."""
+        return [*map(channel_for, self.fanout.rooms()), *map(person_channel, self.fanout.people())]
+
+    async def _subscribe_channel(self, channel: str) -> asyncio.Future[bool] | None:
         """SUBSCRIBE on the live link; the future resolves when Redis confirms (None while down)."""
         if self._conn is None:
-            return None  # the reconnect subscribes every local room, then resyncs
-        fut = self.confirmations.expect(room)
-        await self._send("SUBSCRIBE", channel_for(room))
+            return None  # the reconnect subscribes every local channel, then resyncs
+        fut = self.confirmations.expect(channel)
+        await self._send("SUBSCRIBE", channel)
         return fut
+
+    async def _unsubscribe(self, channel: str) -> None:
+        """The channel's last local subscription has gone."""
+        self.confirmations.forget(channel)
+        await self._send("UNSUBSCRIBE", channel)
 
     async def _send(self, *args: str) -> None:
         """Send a pub/sub command on the live link; a failure breaks the link instead of raising."""
@@ -233,15 +261,15 @@ class RedisHub:
 
     async def _go_live(self, link: Link) -> None:
         """Open the link with every local room subscribed, then resync everyone and announce what we missed."""
-        subscribed = await link.open(self.fanout.rooms, self._on_reply)
+        subscribed = await link.open(self._channels, self._on_reply)
         # No await since link.open's last look at the rooms: none can slip through before we are live.
         self._conn = link.sub
         self._broken = asyncio.Event()
         self._healthy = True
         self.reconnects += self._tried.is_set()
         self._tried.set()
-        for room in subscribed - set(self.fanout.rooms()):
-            await self._send("UNSUBSCRIBE", channel_for(room))  # left while we were connecting
+        for channel in subscribed - set(self._channels()):
+            await self._send("UNSUBSCRIBE", channel)  # left while we were connecting
         # Everything local may have missed rows: re-read the store. Tell the others what we missed.
         self.fanout.resync_all()
         for room, since in self.missed.take():
@@ -280,9 +308,23 @@ class RedisHub:
     def _on_reply(self, reply: list[Any]) -> None:
         kind = reply[0]
         if kind == b"message":
-            self._on_message(room_of(reply[1]), reply[2])
+            person = person_of(reply[1])
+            if person is None:
+                self._on_message(room_of(reply[1]), reply[2])
+            else:
+                self._on_notice(person, reply[2])
         elif kind == b"subscribe":
-            self.confirmations.confirmed(room_of(reply[1]))
+            self.confirmations.confirmed(reply[1].decode())
+
+    def _on_notice(self, person: str, data: bytes) -> None:
+        try:
+            notice = decode_notice(person, data, self.instance_id)
+        except Malformed as exc:
+            self.dropped_malformed += 1
+            log.warning("Redis hub: dropped a malformed notice for %r (%s): %.80r", person, exc, data)
+            return
+        if notice is not None:  # None: our own, delivered locally already
+            self.fanout.offer_person(notice)
 
     def _on_message(self, room: str, data: bytes) -> None:
         try:

@@ -1,14 +1,16 @@
-"""The Redis hub's wire format: one channel per room, one small JSON object per message.
+"""The Redis hub's wire format: one channel per room and one per person, one small JSON object each.
 
 Other instances get what a row needs, not its HTML (each viewer sees their own zone):
-``{"i", "room", "id", "at", "uid", "stored_name", "text", "name", "handle", "colour", "cont", "prev"}``
-(``at``/``prev``: the row's and its predecessor's server time in microseconds), or
+``{"i", "room", "id", "at", "uid", "stored_name", "text", "name", "handle", "colour", "cont", "prev",
+"mentions"}`` (``at``/``prev``: the row's and its predecessor's server time in microseconds;
+``mentions``: [handle, uid] pairs, absent from an older instance), or
 ``{"i", "room", "resync": 1, "since"}`` for "I could not publish this room from ``since`` on",
 or ``{"i", "room", "signal": {str: str}}`` for a small room event (presence, typing), and skip
-their own echo by the instance id ``i``. ``stored_at`` does not travel: the
+their own echo by the instance id ``i``. A person's channel carries ``{"i", "person", "notice":
+{str: str}}`` (see ``quart_chat.notices``). ``stored_at`` does not travel: the
 send-to-deliver histogram measures the sender's own sockets only. A payload that does not
-parse, names another room than its channel, or carries a non-string where a string belongs
-is :class:`Malformed` and is dropped, never delivered.
+parse, names another room (or person) than its channel, or carries a non-string where a string
+belongs is :class:`Malformed` and is dropped, never delivered.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from quart_chat.hub import Broadcast
-from quart_chat.hub.fanout import Resync
+from quart_chat.hub.fanout import Notice, Resync
 from quart_chat.models import Message
 from quart_chat.people import PALETTE
 from quart_chat.rows import Author, Row
 
 CHANNEL_PREFIX = "quart-chat:room:"
+PERSON_PREFIX = "quart-chat:person:"
 
 
 class Malformed(ValueError):
@@ -45,6 +48,16 @@ def channel_for(room: str) -> str:
 
 def room_of(channel: bytes) -> str:
     return channel.decode()[len(CHANNEL_PREFIX) :]
+
+
+def person_channel(person: str) -> str:
+    return PERSON_PREFIX + person
+
+
+def person_of(channel: bytes) -> str | None:
+    """The person a channel is for, or None for a room's channel."""
+    name = channel.decode()
+    return name[len(PERSON_PREFIX) :] if name.startswith(PERSON_PREFIX) else None
 
 
 def _micros(when: datetime) -> int:
@@ -73,8 +86,17 @@ def encode_row(origin: str, broadcast: Broadcast) -> bytes:
             "colour": row.author.colour,
             "cont": row.continues,
             "prev": None if row.previous_at is None else _micros(row.previous_at),
+            "mentions": [list(pair) for pair in message.mentions],
         }
     )
+
+
+def _mentions(value: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in value
+    ):
+        raise TypeError("mentions must be a list of [handle, uid] string pairs")
+    return tuple((handle, uid) for handle, uid in value)
 
 
 def _row(room: str, msg: dict[str, Any]) -> Row:
@@ -87,7 +109,8 @@ def _row(room: str, msg: dict[str, Any]) -> Row:
     if not isinstance(msg["cont"], bool):
         raise TypeError("cont must be a boolean")
     previous_at = None if msg["prev"] is None else _instant(msg["prev"])
-    message = Message(message_id, room, uid, stored_name, text, _instant(msg["at"]))
+    mentions = _mentions(msg.get("mentions", []))
+    message = Message(message_id, room, uid, stored_name, text, _instant(msg["at"]), mentions)
     return Row(message, Author(name, handle, colour), msg["cont"], previous_at)
 
 
@@ -100,6 +123,29 @@ def encode_signal(origin: str, room: str, data: dict[str, str]) -> bytes:
     return _dumps({"i": origin, "room": room, "signal": data})
 
 
+def _strings(value: object, what: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise TypeError(f"{what} is an object of strings")
+    return value
+
+
+def encode_notice(origin: str, person: str, data: dict[str, str]) -> bytes:
+    return _dumps({"i": origin, "person": person, "notice": data})
+
+
+def decode_notice(person: str, data: bytes, own: str) -> Notice | None:
+    """The notice on ``person``'s channel; None for ``own`` echo (delivered locally already)."""
+    try:
+        msg = json.loads(data)
+        if msg["person"] != person:
+            raise ValueError("person does not match the channel")
+        if msg["i"] == own:
+            return None
+        return Notice(person, _strings(msg["notice"], "a notice"))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Malformed(str(exc)) from exc
+
+
 def decode(room: str, data: bytes, own: str) -> Broadcast | Resync | Signal | None:
     """What a message on ``room``'s channel asks for; None for ``own`` echo (already delivered locally)."""
     try:
@@ -109,12 +155,7 @@ def decode(room: str, data: bytes, own: str) -> Broadcast | Resync | Signal | No
         if msg["i"] == own:
             return None
         if "signal" in msg:
-            signal = msg["signal"]
-            if not isinstance(signal, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in signal.items()
-            ):
-                raise TypeError("a signal is an object of strings")
-            return Signal(room, signal)
+            return Signal(room, _strings(msg["signal"], "a signal"))
         if msg.get("resync"):
             since = msg.get("since")
             if since is not None and not isinstance(since, str):

@@ -34,6 +34,10 @@ class PresenceTracker(Protocol):
         """The uids in ``room`` now, on every instance."""
         ...
 
+    async def counts(self, rooms: list[str]) -> dict[str, int]:
+        """How many people are in each of ``rooms`` now (the directory's "here now"), in one go."""
+        ...
+
     async def refresh(self) -> None:
         """Keep this instance's entries alive and drop expired ones (no-op in memory)."""
         ...

@@ -24,6 +24,9 @@ class MemoryPresence:
     async def people(self, room: str) -> set[str]:
         return self._sockets.people(room)
 
+    async def counts(self, rooms: list[str]) -> dict[str, int]:
+        return {room: len(self._sockets.people(room)) for room in rooms}
+
     async def refresh(self) -> None:
         return None
 

@@ -87,6 +87,15 @@ class RedisPresence:
     async def people(self, room: str) -> set[str]:
         return _uids(await self._redis.zrangebyscore(key_for(room), self.clock(), "+inf"))
 
+    async def counts(self, rooms: list[str]) -> dict[str, int]:
+        """One pipeline for the lot; a person on two instances counts once."""
+        now = self.clock()
+        pipe = self._redis.pipeline(transaction=False)
+        for room in rooms:
+            pipe.zrangebyscore(key_for(room), now, "+inf")
+        found = await pipe.execute() if rooms else []
+        return {room: len(_uids(members)) for room, members in zip(rooms, found, strict=True)}
+
     async def refresh(self) -> None:
         async with self._lock:
             now = self.clock()

@@ -105,6 +105,14 @@ class RoomPresence:
         """Who is in ``room`` now, by display name (the page renders this list at load)."""
         return await self._profiles(await self.tracker.people(room))
 
+    async def counts(self, rooms: list[str]) -> dict[str, int]:
+        """How many are in each room now, for the directory; none known if they cannot be read now."""
+        try:
+            return await self.tracker.counts(rooms)
+        except Exception:
+            log.warning("presence: counts unavailable for the directory", exc_info=True)
+            return {}
+
     async def at_load(self, room: str) -> list[Profile]:
         """The list a page renders at load; empty (the socket fills it in) if it cannot be read now."""
         try:

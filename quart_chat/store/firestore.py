@@ -1,7 +1,9 @@
 """The Cloud Firestore message store (``CHAT_STORE=firestore``), on firebase-admin's async client.
 
-Layout: ``rooms/{room}/messages/{id}`` with ``author_uid``, ``author_name``,
-``text`` and ``created_at`` (a server timestamp, microsecond precision).
+Layout: ``rooms/{room}/messages/{id}`` (a conversation's: ``conversations/{key}/messages/{id}``) with
+``author_uid``, ``author_name``, ``text``, ``created_at`` (a server timestamp, microsecond precision)
+and, when it mentions people, ``mentions`` (their uids) beside ``mention_handles`` (the handles, in
+the same order). The room store's documents are described in ``store/firestore_rooms.py``.
 
 Order is (created_at, document id) everywhere, and :attr:`Message.cursor`
 (``f"{micros:017d}-{id}"``) sorts the same way: every id is 32 lowercase hex
@@ -12,7 +14,7 @@ caller's ``message_id`` -- and written with ``create()``, so a retried send
 lands once.
 
 Queries use Firestore's automatic single-field index on ``created_at`` (with
-``__name__`` in the same direction), so no composite index is needed; see
+``__name__`` in the same direction), so no composite index is needed for them; see
 ``firestore.indexes.json``. Pages are cursors (``start_after``), never offsets.
 
 The App, the client's life (made in :meth:`open`, on the serving loop) and the
@@ -34,7 +36,9 @@ from google.cloud.firestore import SERVER_TIMESTAMP, Query
 
 from quart_chat.firestore_client import FirestoreComponent, plain_utc
 from quart_chat.models import Message, parse_cursor
+from quart_chat.places import is_conversation
 from quart_chat.store import StoreError
+from quart_chat.store.firestore_rooms import FirestoreRooms
 
 WHAT = "the Firestore message store (CHAT_STORE=firestore)"
 _CURSOR_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
@@ -56,15 +60,17 @@ def _room(room: str) -> str:
     return room
 
 
-class FirestoreStore(FirestoreComponent):
+class FirestoreStore(FirestoreRooms, FirestoreComponent):
     KIND = "store"
     WHAT = WHAT
     ERROR = StoreError
     NOT_OPEN = "the message store is not open"
-    PASSES = (api_errors.AlreadyExists,)  # add() tells a replayed send by it
+    # add() tells a replayed send by AlreadyExists, join() a second join; leave() ignores NotFound.
+    PASSES = (api_errors.AlreadyExists, api_errors.NotFound)
 
     def _messages(self, room: str) -> Any:
-        return self.client.collection("rooms").document(_room(room)).collection("messages")
+        parent = "conversations" if is_conversation(room) else "rooms"
+        return self.client.collection(parent).document(_room(room)).collection("messages")
 
     @staticmethod
     def _message(room: str, snap: Any) -> Message:
@@ -72,20 +78,31 @@ class FirestoreStore(FirestoreComponent):
         created = data.get("created_at")
         if not isinstance(created, datetime):
             raise StoreError(f"message {snap.id} in {room!r} has no server timestamp")
+        mentions = tuple(zip(data.get("mention_handles", ()), data.get("mentions", ()), strict=False))
         return Message(
-            snap.id, room, data["author_uid"], data["author_name"], data["text"], plain_utc(created)
+            snap.id, room, data["author_uid"], data["author_name"], data["text"], plain_utc(created), mentions
         )
 
     async def add(
-        self, room: str, author_uid: str, author_name: str, text: str, *, message_id: str | None = None
+        self,
+        room: str,
+        author_uid: str,
+        author_name: str,
+        text: str,
+        *,
+        message_id: str | None = None,
+        mentions: Sequence[tuple[str, str]] = (),
     ) -> Message:
         ref = self._messages(room).document(id_for(message_id) if message_id is not None else new_id())
-        doc = {
+        doc: dict[str, Any] = {
             "author_uid": author_uid,
             "author_name": author_name,
             "text": text,
             "created_at": SERVER_TIMESTAMP,
         }
+        if mentions:
+            doc["mention_handles"] = [handle for handle, _ in mentions]
+            doc["mentions"] = [uid for _, uid in mentions]
         replayed = False
         try:
             await self._call("store the message", ref.create(doc, timeout=self.timeout))
@@ -95,6 +112,8 @@ class FirestoreStore(FirestoreComponent):
         snap = await self._call("read the stored message", ref.get(timeout=self.timeout))
         if not snap.exists:
             raise StoreError(f"message {ref.id} vanished right after it was stored")
+        if not replayed:
+            await self.touch(room)
         return dataclasses.replace(self._message(room, snap), replayed=replayed)
 
     async def _query(self, room: str, query: Any, what: str) -> list[Message]:

@@ -18,7 +18,7 @@ from typing import Literal
 from quart import Blueprint, current_app, redirect, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
 
-from quart_chat import people
+from quart_chat import notices, people
 from quart_chat.auth import AuthError, AuthUnavailable, IdentityProvider
 from quart_chat.auth.hashing import first_in_line
 from quart_chat.close_codes import Close
@@ -34,10 +34,10 @@ FORM_EXPIRED = "This form expired. Please try again."
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths to rooms, settings and people's cards; anything else goes to the default room."""
+    """Only same-site paths to rooms, conversations, settings and people's cards; else the default room."""
     if (
         target
-        and (target.startswith(("/rooms/", "/people/")) or target == "/settings")
+        and (target.startswith(("/rooms/", "/dm/", "/people/")) or target == "/settings")
         and "//" not in target
         and "\\" not in target
     ):
@@ -46,15 +46,26 @@ def _safe_next(target: str | None) -> str:
 
 
 async def _sign_out(identity: IdentityProvider, token: str) -> None:
-    """End the session at the provider if it can be reached; the cookie is cleared regardless.
+    """End the session at the provider if it can be reached, and close its sockets on every instance.
 
-    With Firebase unreachable the revocation cannot be recorded: the user is still signed out
-    of this browser, and their other sessions end when they expire or at the next log-out.
+    The cookie is cleared regardless. With Firebase unreachable the revocation cannot be recorded:
+    the user is still signed out of this browser (and its sockets, here and elsewhere), and their
+    other sessions end when they expire or at the next log-out. The sockets are closed through the
+    person's hub channel (1008 "You are signed out"), so a socket on another instance does not wait
+    for its next revocation check.
     """
+    services = app_services()
+    try:
+        who = await identity.verify(token)  # whose: before the provider forgets the session
+    except AuthUnavailable:
+        who = None
     try:
         await identity.sign_out(token)
     except AuthUnavailable:
         current_app.logger.warning("sign-out could not reach the identity provider; clearing the cookie only")
+    services.connections.close_session(token, Close.POLICY_VIOLATION, "signed out")  # its open tabs, here
+    if who is not None:
+        await services.hub.notify(who.uid, notices.signed_out(token))  # and on every other instance
 
 
 async def _form(
@@ -147,8 +158,6 @@ async def logout() -> ResponseReturnValue:
         return await render_template("errors/error.html", title="Form expired", message=FORM_EXPIRED), 400
     token = session.get(TOKEN_KEY)
     if isinstance(token, str) and token:
-        services = app_services()
-        await _sign_out(services.identity, token)
-        services.connections.close_session(token, Close.POLICY_VIOLATION, "signed out")  # its open tabs, here
+        await _sign_out(app_services().identity, token)
     session.clear()
     return redirect(url_for("auth.login_form"), 303)

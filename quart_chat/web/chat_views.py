@@ -1,7 +1,10 @@
-"""The chat pages: the room (last page of history + composer) and older history pages."""
+"""The chat pages of a place (a room or a conversation): the page (last page of history, composer,
+sidebar), older history, the form post without JavaScript, leaving it. Every one is a
+``place_route``: one access check for all of them (``web/places.py``)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -9,15 +12,19 @@ from markupsafe import Markup
 from quart import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
+from quart_chat import membership
 from quart_chat.limits import seconds
 from quart_chat.messaging import SendingTooFast, profiles_for, send_message
 from quart_chat.models import Message, parse_cursor
+from quart_chat.places import Place
 from quart_chat.rendering import ZERO_CURSOR, new_client_id
 from quart_chat.rows import rows_of
+from quart_chat.sidebar import page_title
 from quart_chat.store import StoreError
-from quart_chat.validation import FrameError, clean_client_id, clean_text, is_room_name
+from quart_chat.validation import FrameError, clean_client_id, clean_text
 from quart_chat.web.context import app_services
-from quart_chat.web.security import csrf_ok, current_identity, current_profile, current_user, login_required
+from quart_chat.web.places import place_route
+from quart_chat.web.security import csrf_ok, current_identity, current_profile, current_user
 
 bp = Blueprint("chat", __name__)
 
@@ -27,15 +34,6 @@ async def index() -> ResponseReturnValue:
     if await current_identity():
         return redirect(url_for("chat.room", room="general"), 303)
     return redirect(url_for("auth.login_form"), 303)
-
-
-@bp.get("/rooms")
-async def go_to_room() -> ResponseReturnValue:
-    """The room switcher's GET form: normalise the name and redirect to the room."""
-    name = request.args.get("name", "").strip().lower().lstrip("#")
-    if not is_room_name(name):
-        abort(404)
-    return redirect(url_for("chat.room", room=name), 303)
 
 
 def _cursor_arg(name: str) -> str:
@@ -81,42 +79,50 @@ async def _page_of_rows(read: list[Message], page: int) -> dict[str, Any]:
 HISTORY_UNAVAILABLE = ("Unavailable", "Chat history is unavailable right now.", 503)
 
 
-@bp.get("/rooms/<room:room>")
-@login_required
-async def room(room: str) -> ResponseReturnValue:
+@place_route(bp, "", "room", methods=["GET"])
+async def room(place: Place) -> ResponseReturnValue:
+    """The page: opening it joins the place (it is in the sidebar from then on) and reads it."""
     services = app_services()
     page = services.settings.history_page_size
+    me = current_user()
     try:
-        shown = await _page_of_rows(await services.store.latest(room, page + 1), page)
+        shown = await _page_of_rows(await services.store.latest(place.key, page + 1), page)
+        messages = shown["messages"]
+        newest = messages[-1].cursor if messages else ZERO_CURSOR
+        entries = await membership.visit(
+            services.rooms, services.profiles, services.members, services.hub, me.uid, place, newest
+        )
+        record = await services.rooms.room(place.key) if place.is_room else None
     except StoreError:
-        current_app.logger.exception("store failed while rendering room=%s", room)
+        current_app.logger.exception("store failed while rendering place=%s", place.key)
         return await _error(*HISTORY_UNAVAILABLE)
-    messages = shown["messages"]
     return await render_template(
         "chat/room.html",
-        room=room,
+        place=place,
+        topic=record.topic if record else "",
+        entries=entries,
+        title=page_title(place.label, sum(e.unread for e in entries if e.key != place.key)),
         **shown,
         # A relative path: htmx makes it ws:// or wss:// from the page's own scheme and host.
-        ws_path=f"/rooms/{room}/ws?" + urlencode({"after": messages[-1].cursor if messages else ZERO_CURSOR}),
+        ws_path=f"{place.path}/ws?" + urlencode({"after": newest}),
         max_chars=services.settings.max_message_chars,
         client_id=new_client_id(),  # the composer's one-time id: a re-sent form lands once
-        presence=await services.presence.at_load(room),  # who is here now; the socket keeps it live
+        presence=await services.presence.at_load(place.key),  # who is here now; the socket keeps it live
     )
 
 
-@bp.get("/rooms/<room:room>/history")
-@login_required
-async def history(room: str) -> ResponseReturnValue:
+@place_route(bp, "/history", "history", methods=["GET"])
+async def history(place: Place) -> ResponseReturnValue:
     """Older messages before a cursor: a fragment for htmx, a full page without it."""
     before = _cursor_arg("before")
     services = app_services()
     page = services.settings.history_page_size
     try:
-        shown = await _page_of_rows(await services.store.before(room, before, page + 1), page)
+        shown = await _page_of_rows(await services.store.before(place.key, before, page + 1), page)
     except StoreError:
         return await _error(*HISTORY_UNAVAILABLE)
     template = "chat/_history.html" if request.headers.get("HX-Request") else "chat/history_page.html"
-    return await render_template(template, room=room, **shown)
+    return await render_template(template, place=place, **shown)
 
 
 @bp.get("/me.css")
@@ -130,6 +136,9 @@ async def my_style() -> ResponseReturnValue:
             f'.msg[data-author="{uid}"]{{background:var(--mine-bg);border-left-color:var(--mine-border)}}\n'
             f'.msg[data-author="{uid}"] .author::after{{content:" (you)";color:var(--muted)}}\n'
             f'#typing [data-uid="{uid}"]{{display:none}}\n'  # rendered once per room; not shown to the typer
+            # Rows that mention the viewer, and their mention of them: marked for them alone.
+            f'.msg[data-mentions~="{uid}"]{{background:var(--mention-bg);border-left-color:var(--mention-border)}}\n'
+            f'.msg a.mention[data-uid="{uid}"]{{font-weight:700;background:var(--mention-chip)}}\n'
         )
     response = Response(body, mimetype="text/css")
     response.headers["Cache-Control"] = "private, no-store"
@@ -137,10 +146,9 @@ async def my_style() -> ResponseReturnValue:
     return response
 
 
-@bp.post("/rooms/<room:room>/messages")
-@login_required
-async def post_message(room: str) -> ResponseReturnValue:
-    """The composer without JavaScript: a plain POST, then back to the room (303)."""
+@place_route(bp, "/messages", "post_message", methods=["POST"])
+async def post_message(place: Place) -> ResponseReturnValue:
+    """The composer without JavaScript: a plain POST, then back to the place (303)."""
     services = app_services()
     form = await request.form
     if not csrf_ok(form.get("csrf_token")):
@@ -152,12 +160,12 @@ async def post_message(room: str) -> ResponseReturnValue:
         return await _error("Not sent", exc.message, 400)
     if text:
         try:
-            await send_message(services, room, current_user(), text, client_id=client_id)
+            await send_message(services, place, current_user(), text, client_id=client_id)
         except SendingTooFast as exc:  # the same per-person limit as the sockets': the typed text is kept
             wait = seconds(exc.wait)
             page = await render_template(
                 "chat/not_sent.html",
-                room=room,
+                place=place,
                 message=f"You are sending too fast. Wait {wait} s, then send it again.",
                 text=text,
                 client_id=client_id,
@@ -166,4 +174,30 @@ async def post_message(room: str) -> ResponseReturnValue:
             return page, 429, {"Retry-After": str(wait)}
         except StoreError:
             return await _error("Not sent", "The message could not be saved. Try again.", 503)
-    return redirect(url_for("chat.room", room=room), 303)
+    return redirect(place.path, 303)
+
+
+BACK = re.compile(r"/rooms(/[a-z0-9-]{1,32})?|/dm/[a-z0-9_-]{2,32}")  # a place's page, or the directory
+
+
+def _back(target: str | None, left: Place) -> str:
+    """Where a leave form returns: the page it was on (exactly a room's, a conversation's or the
+    directory's path; anything else is not followed), unless that is the place just left (opening it
+    would join it again): then the directory."""
+    if not target or BACK.fullmatch(target) is None or target == left.path:
+        return url_for("rooms.directory")
+    return target
+
+
+@place_route(bp, "/leave", "leave", methods=["POST"])
+async def leave(place: Place) -> ResponseReturnValue:
+    """Take the place off one's sidebar (a conversation comes back with its next message)."""
+    form = await request.form
+    if not csrf_ok(form.get("csrf_token")):
+        return await _error("Form expired", "This form expired. Please try again.", 400)
+    services = app_services()
+    try:
+        await membership.leave(services.rooms, services.members, services.hub, current_user().uid, place)
+    except StoreError:
+        return await _error("Not left", "That could not be done right now. Try again.", 503)
+    return redirect(_back(form.get("back"), place), 303)

@@ -1,4 +1,5 @@
-"""The room's WebSocket, the shell: authenticate, then move frames between the browser and the core.
+"""A place's WebSocket (a room's or a conversation's), the shell: authenticate, then move frames
+between the browser and the core.
 
 What to send and when to close is decided by :class:`~quart_chat.live_protocol.LiveProtocol`
 (no I/O); this module only reads and writes frames, awaits the store and the identity
@@ -19,27 +20,34 @@ import time
 
 from quart import Blueprint, session, url_for, websocket
 
+from quart_chat import notices
 from quart_chat.auth import AuthUnavailable
 from quart_chat.close_codes import Close
 from quart_chat.hub.fanout import Subscription
 from quart_chat.live_protocol import (
     CHECK_SESSION,
+    READ_SIDEBAR,
     Closing,
     LiveProtocol,
+    Need,
     ReadAfter,
     ReadLatest,
     retry_later,
     signed_out,
 )
 from quart_chat.live_reader import Answer, FrameReader, Hangup, Notice, Post
+from quart_chat.membership import entries_for
 from quart_chat.messaging import SendingTooFast, read_for, send_message
 from quart_chat.models import Identity, parse_cursor
+from quart_chat.places import Place
 from quart_chat.profiles import ProfileError
 from quart_chat.rendering import ZERO_CURSOR, new_client_id
 from quart_chat.services import Services
+from quart_chat.sidebar import Sidebar
 from quart_chat.store import StoreError
 from quart_chat.validation import TYPING, is_room_name
 from quart_chat.web.context import app_services
+from quart_chat.web.places import NoSuchPlace, resolve
 from quart_chat.web.security import TOKEN_KEY, csrf_token, current_identity, origin_allowed, profile_of
 
 bp = Blueprint("live", __name__)
@@ -62,6 +70,17 @@ async def _refuse(closing: Closing) -> None:
 
 @bp.websocket("/rooms/<room>/ws")
 async def room_socket(room: str) -> None:
+    await _place_socket(f"/rooms/{room}", room=room)
+
+
+@bp.websocket("/dm/<handle>/ws")
+async def conversation_socket(handle: str) -> None:
+    await _place_socket(f"/dm/{handle}", handle=handle)
+
+
+async def _place_socket(page: str, *, room: str | None = None, handle: str | None = None) -> None:
+    """Origin, then who (session and revocation), then where: ``web.places.resolve``, the check every
+    route of a place goes through; one that is not the viewer's is refused with 1008, like no room."""
     services: Services = app_services()
     settings = services.settings
     if not origin_allowed(websocket, settings.allowed_origins):
@@ -69,7 +88,7 @@ async def room_socket(room: str) -> None:
         services.metrics.connections_refused.labels("origin").inc()
         await _refuse(Closing(Close.POLICY_VIOLATION, "origin not allowed"))
         return
-    if not is_room_name(room):
+    if room is not None and not is_room_name(room):
         services.metrics.connections_refused.labels("room").inc()
         await _refuse(Closing(Close.POLICY_VIOLATION, "no such room"))
         return
@@ -78,15 +97,15 @@ async def room_socket(room: str) -> None:
     except AuthUnavailable:
         # Firebase cannot be asked about revocation: "cannot tell" is not "signed out". A cookie
         # that verifies on its own gets in; the interval check asks again once Firebase answers.
-        log.warning("revocation check unavailable at connect; checking the cookie only (room=%s)", room)
+        log.warning("revocation check unavailable at connect; checking the cookie only (page=%s)", page)
         try:
             me = await current_identity()
         except AuthUnavailable:
             await _refuse(retry_later(services.renderer, Close.TRY_AGAIN_LATER, "sign-in unavailable"))
             return
-    login_href = url_for("auth.login_form", next=f"/rooms/{room}")
+    login_href = url_for("auth.login_form", next=page)
     if me is None:
-        log.info("refused websocket: not signed in (room=%s)", room)
+        log.info("refused websocket: not signed in (page=%s)", page)
         services.metrics.connections_refused.labels("auth").inc()
         await _refuse(signed_out(services.renderer, login_href, "not signed in"))
         return
@@ -98,14 +117,20 @@ async def room_socket(room: str) -> None:
     try:
         # Made here if new: others see this name in "here now" and "is typing…"; rows use its zone.
         profile = await profile_of(me)
-    except ProfileError:
-        log.warning("profiles unavailable at connect uid=%s room=%s", me.uid, room, exc_info=True)
+        place = await resolve(me, room=room, handle=handle)
+    except NoSuchPlace:
+        log.info("refused websocket: not a place of uid=%s (page=%s)", me.uid, page)
+        services.metrics.connections_refused.labels("room").inc()
+        await _refuse(Closing(Close.POLICY_VIOLATION, "no such room"))
+        return
+    except (ProfileError, StoreError):
+        log.warning("profiles unavailable at connect uid=%s page=%s", me.uid, page, exc_info=True)
         services.metrics.connections_refused.labels("profiles").inc()
         await _refuse(retry_later(services.renderer, Close.TRY_AGAIN_LATER, "profiles unavailable"))
         return
     lease, member = f"sockets:{me.uid}", secrets.token_urlsafe(12)
     if not await services.limiter.hold(lease, member, settings.max_sockets_per_person):
-        log.warning("refused websocket: too many sockets uid=%s room=%s", me.uid, room)
+        log.warning("refused websocket: too many sockets uid=%s page=%s", me.uid, page)
         services.metrics.connections_refused.labels("too_many_sockets").inc()
         too_many = services.renderer.status("closed", TOO_MANY_TABS)
         await _refuse(Closing(Close.POLICY_VIOLATION, "too many connections", too_many))
@@ -113,7 +138,7 @@ async def room_socket(room: str) -> None:
     try:
         await websocket.accept()
         connection = LiveConnection(
-            services, room, me, session.get(TOKEN_KEY, ""), after, login_href, time_zone=profile.time_zone
+            services, place, me, session.get(TOKEN_KEY, ""), after, login_href, time_zone=profile.time_zone
         )
         await connection.run()
     finally:
@@ -121,12 +146,12 @@ async def room_socket(room: str) -> None:
 
 
 class LiveConnection:
-    """One browser tab in one room: the core's state plus the two tasks that do its I/O."""
+    """One browser tab in one place: the core's state plus the two tasks that do its I/O."""
 
     def __init__(
         self,
         services: Services,
-        room: str,
+        place: Place,
         me: Identity,
         token: str,
         after: str,
@@ -135,11 +160,16 @@ class LiveConnection:
     ) -> None:
         self.services = services
         self.settings = settings = services.settings
-        self.room = room
+        self.place = place
+        self.room = room = place.key  # what the store, the hub and presence call it
         self.me = me
         self.token = token
         self.subscription: Subscription | None = None
         self._hangup: Closing | None = None  # the reader's reason to close (too many frames)
+        # What the no-JS form posts to and its CSRF token; a fresh client id per composer sent.
+        self._composer_action = f"{place.path}/messages"
+        self._csrf = csrf_token()
+        sidebar = Sidebar(viewer=me.uid, current=room, label=place.label, path=place.path)
         self.core = LiveProtocol(
             room=room,
             after=after,
@@ -151,15 +181,17 @@ class LiveConnection:
             revocation_interval=settings.revocation_check_interval,
             now=time.monotonic(),
             time_zone=time_zone,
+            session=notices.session_id(token),
+            place=place,
+            sidebar=sidebar,
+            csrf=self._csrf,
         )
-        # What the no-JS form posts to and its CSRF token; a fresh client id per composer sent.
-        self._composer_action = url_for("chat.post_message", room=room)
-        self._csrf = csrf_token()
 
     async def run(self) -> None:
         log.info("connect uid=%s room=%s", self.me.uid, self.room)
         presence = self.services.presence
-        async with self.services.hub.subscribe(self.room) as sub:
+        # The person's channel too: their sidebar's notices and a sign-out on any instance.
+        async with self.services.hub.subscribe(self.room, person=self.me.uid) as sub:
             self.subscription = sub
             self.services.connections.add(self)
             presence.join(self.room, self.me.uid, sub)  # after the subscription: this tab hears the update too
@@ -175,6 +207,7 @@ class LiveConnection:
                 # arrives, and a second cancellation may land on the await below.
                 self.services.connections.discard(self)
                 presence.leave(self.room, self.me.uid)  # synchronous; the tracker is written in a task
+                self._record_read(final=True)  # what it was shown last (synchronous, written in a task)
                 log.info("disconnect uid=%s room=%s", self.me.uid, self.room)
                 for task in (writer, reader):
                     task.cancel()
@@ -191,15 +224,13 @@ class LiveConnection:
         core, metrics = self.core, self.services.metrics
         while core.closing is None:
             need = core.need
-            if need is CHECK_SESSION:
-                core.session_checked(await self._session_stands())
-                continue
-            if isinstance(need, ReadAfter | ReadLatest):
-                await self._read_store(need)
+            if need is not None:
+                await self._meet(need)
                 continue
             out = core.data_to_send()
             if out is not None:
                 await websocket.send(out.frame)
+                self._record_read()
                 metrics.messages_delivered.inc(out.delivered)
                 written = time.time()
                 for when in out.stored_at:
@@ -219,6 +250,32 @@ class LiveConnection:
         elif closing.code == Close.SERVICE_RESTART:
             log.info("closing for restart uid=%s room=%s", self.me.uid, self.room)
         await _close(closing)
+
+    async def _meet(self, need: Need) -> None:
+        """The I/O the core asked for: the session, rows from the store, the sidebar."""
+        if need is CHECK_SESSION:
+            self.core.session_checked(await self._session_stands())
+        elif need is READ_SIDEBAR:
+            await self._read_sidebar()
+        elif isinstance(need, ReadAfter | ReadLatest):
+            await self._read_store(need)
+
+    async def _read_sidebar(self) -> None:
+        services = self.services
+        try:
+            memberships = await services.rooms.memberships(self.me.uid)
+            entries = await entries_for(services.rooms, services.profiles, self.me.uid, memberships, self.room)
+        except (StoreError, ProfileError):
+            log.exception("sidebar unavailable uid=%s room=%s", self.me.uid, self.room)
+            self.core.store_failed()
+            return
+        self.core.sidebar_read(entries)
+
+    def _record_read(self, *, final: bool = False) -> None:
+        """Record how far this page has shown its place, when the core says it is time (off this task)."""
+        cursor = self.core.read_cursor(time.monotonic(), final=final)
+        if cursor is not None:
+            self.services.reads.record(self.me.uid, self.room, cursor)
 
     async def _read_store(self, need: ReadAfter | ReadLatest) -> None:
         try:
@@ -244,7 +301,7 @@ class LiveConnection:
 
     def _composer(self) -> str:
         return self.services.renderer.composer(
-            self.room,
+            self.place.label,
             self.settings.max_message_chars,
             action=self._composer_action,
             csrf=self._csrf,
@@ -288,7 +345,7 @@ class LiveConnection:
         metrics = self.services.metrics
         metrics.messages_received.inc()
         try:
-            await send_message(self.services, self.room, self.me, post.text, client_id=post.client_id)
+            await send_message(self.services, self.place, self.me, post.text, client_id=post.client_id)
         except SendingTooFast as exc:
             return reader.too_fast(exc.wait)
         except StoreError:

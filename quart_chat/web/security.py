@@ -123,16 +123,21 @@ type View = Callable[..., Awaitable[ResponseReturnValue]]
 def login_required(view: View) -> View:
     """A page for signed-in people: load the user into ``g.user``, or send a visitor to log in (303).
 
-    A visitor comes back to the room they asked for (a room's history fragment or form
-    post is not a page to come back to), to the path itself elsewhere.
+    A visitor comes back to the room or conversation they asked for (its history fragment or
+    form post is not a page to come back to), to the path itself elsewhere.
     """
 
     @wraps(view)
     async def signed_in_view(*args: object, **kwargs: object) -> ResponseReturnValue:
         identity = await current_identity()
         if identity is None:
-            room = (request.view_args or {}).get("room")
-            back = url_for("chat.room", room=room) if room else request.path
+            place = request.view_args or {}
+            if place.get("room"):
+                back = url_for("chat.room", room=place["room"])
+            elif place.get("handle") and request.path.startswith("/dm/"):
+                back = url_for("chat.room_dm", handle=place["handle"])
+            else:
+                back = request.path
             return redirect(url_for("auth.login_form", next=back), 303)
         g.profile = await profile_of(identity)
         return await view(*args, **kwargs)

@@ -18,11 +18,11 @@ from typing import Protocol
 
 from quart_chat.close_codes import Close
 from quart_chat.hub import Broadcast, Hub
-from quart_chat.hub.fanout import Gap, Resync, Subscription
+from quart_chat.hub.fanout import Gap, Notice, Resync, Subscription
 from quart_chat.models import Message, parse_cursor
 from quart_chat.rows import Author, Row
 
-Item = Broadcast | Resync | Gap | str
+Item = Broadcast | Resync | Gap | Notice | str
 QUEUE_SIZE = 256
 
 
@@ -198,3 +198,42 @@ class HubContract:
             assert elsewhere.drain(10) == []
             if bus.peer is not bus.hub:
                 assert there.drain(10) == []  # the peer renders its own
+
+    async def test_a_notice_reaches_every_socket_of_its_person_on_every_instance_once(self, open_bus: OpenBus) -> None:
+        async with (
+            open_bus() as bus,
+            bus.hub.subscribe("general", person="ada") as ada_here,
+            bus.peer.subscribe("random", person="ada") as ada_there,  # her other tab, in another room
+            bus.peer.subscribe("random", person="ada") as ada_again,
+            bus.peer.subscribe("random", person="bob") as bob,
+            bus.peer.subscribe("random") as nobody,  # a room's socket follows no one
+        ):
+            notice = {"kind": "unread", "place": "design"}
+            await bus.hub.notify("ada", notice)
+            for sub in (ada_here, ada_there, ada_again):
+                assert await take(sub, 1) == [Notice("ada", notice)]
+            await bus.settle()
+            for sub in (ada_here, ada_there, ada_again, bob, nobody):
+                assert sub.drain(10) == []  # once each; nobody else
+
+    async def test_notices_from_one_instance_keep_their_order_beside_its_rows(self, open_bus: OpenBus) -> None:
+        async with open_bus() as bus, bus.peer.subscribe("general", person="ada") as ada:
+            sent: list[Item] = []
+            for n in range(20):
+                await bus.hub.publish(row("general", n))
+                await bus.hub.notify("ada", {"n": str(n)})
+                sent += [row("general", n), Notice("ada", {"n": str(n)})]
+            assert await take(ada, 40) == sent
+
+    async def test_leaving_stops_a_persons_notices_and_a_later_socket_gets_them_again(self, open_bus: OpenBus) -> None:
+        async with open_bus() as bus:
+            async with bus.peer.subscribe("general", person="ada") as gone:
+                await bus.hub.notify("ada", {"n": "1"})
+                assert await take(gone, 1) == [Notice("ada", {"n": "1"})]
+            await bus.hub.notify("ada", {"n": "lost"})  # nobody listens for ada now
+            async with bus.peer.subscribe("general", person="ada") as back:
+                await bus.hub.notify("ada", {"n": "2"})
+                assert await take(back, 1) == [Notice("ada", {"n": "2"})]
+                await bus.settle()
+                assert back.drain(10) == []
+            assert gone.drain(10) == []

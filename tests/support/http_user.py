@@ -52,6 +52,18 @@ class RemoteUser:
         assert response.status_code == 303, response.text
         return self
 
+    async def post_form(self, path: str, data: dict[str, str], page: str = "/rooms/general") -> httpx.Response:
+        """POST a form with the CSRF token of ``page`` (what a browser's form on that page sends)."""
+        token = csrf_token((await self.http.get(page)).text, page)
+        return await self.http.post(path, data={**data, "csrf_token": token})
+
+    async def log_out(self) -> httpx.Response:
+        """Log out with the form on a room page (CSRF and all)."""
+        page = await self.http.get("/rooms/general")
+        response = await self.http.post("/logout", data={"csrf_token": csrf_token(page.text, "/rooms/general")})
+        assert response.status_code == 303, response.text
+        return response
+
     def cookie_header(self) -> str:
         return "; ".join(f"{c.name}={c.value}" for c in self.http.cookies.jar)
 
@@ -62,15 +74,17 @@ class RemoteUser:
         origin: str | None = None,
         base: str | None = None,
         max_queue: int | None = 16,
+        page: str | None = None,
     ):
-        """Open the room's socket on this user's server, or on ``base`` (another instance, same cookies).
+        """Open the room's socket (or the socket of ``page``, e.g. ``/dm/bob``) on this user's server,
+        or on ``base`` (another instance, same cookies).
 
         ``max_queue``: frames the client buffers unread before it stops reading (websockets' default, 16);
         a test that leaves many frames unread passes None, or the server's close is not read either.
         """
         base = base or self.base
         ws_base = base.replace("http://", "ws://", 1)
-        url = f"{ws_base}/rooms/{room}/ws" + (f"?after={after}" if after else "")
+        url = f"{ws_base}{page or f'/rooms/{room}'}/ws" + (f"?after={after}" if after else "")
         return connect(
             url,
             additional_headers={"Cookie": self.cookie_header()},

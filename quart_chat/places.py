@@ -1,0 +1,124 @@
+"""Where a conversation happens: a public room or a one-to-one conversation. Pure: no I/O.
+
+To the live path (history, live rows, presence, typing, read cursors) both are the same thing, a
+*place* with a ``key`` the store and the hub know it by. A public room's key is its name
+(``validation.ROOM_NAME``: a-z, 0-9, '-'). A conversation's key is ``dm_`` and an HMAC of its two
+participants' uids under a server secret: the same on every instance, and telling nobody who talks to
+whom. The ``_`` can never appear in a room name, so no room URL can ever name a conversation.
+
+People reach a conversation only as ``/dm/<handle>``, the viewer's own conversation with that person;
+:meth:`Place.allows` is the one rule every route checks (see ``web/places.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+from quart_chat.models import Profile
+from quart_chat.validation import ROOM_NAME
+
+CONVERSATION_PREFIX = "dm_"
+CONVERSATION_KEY = re.compile(r"dm_[0-9a-f]{32}")
+ROOM_RULE = "A room name is 1 to 32 letters, digits or dashes (spaces become dashes), like design-team."
+TOPIC_MAX = 120
+_KEY_LABEL = b"quart-chat: conversation ids"
+
+
+class PlaceError(ValueError):
+    """A name or topic we refuse; ``message`` says what is allowed and is safe to show."""
+
+    def __init__(self, message: str, field: str = "name") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def room_name(raw: str) -> str:
+    """A room name the way people type it, normalised: ``#Design Team`` -> ``design-team``.
+
+    Letters lose their accents (``Café`` -> ``cafe``), anything else becomes one dash; what is left
+    must be 1 to 32 characters. Used by the switcher, ``POST /rooms`` and the address bar alike.
+    """
+    folded = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode().lower()
+    name = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
+    if ROOM_NAME.fullmatch(name) is None:
+        raise PlaceError(ROOM_RULE)
+    return name
+
+
+def room_topic(raw: str) -> str:
+    """A room's topic: one line of at most :data:`TOPIC_MAX` characters, trimmed; may be empty."""
+    topic = " ".join(unicodedata.normalize("NFC", raw).split())
+    if len(topic) > TOPIC_MAX:
+        raise PlaceError(f"A topic has at most {TOPIC_MAX} characters.", "topic")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs") for c in topic):
+        raise PlaceError("A topic cannot contain control or invisible characters.", "topic")
+    return topic
+
+
+def conversation_secret(app_secret: str | bytes) -> bytes:
+    """The key conversation ids are made with, derived from the app's secret (never the secret itself)."""
+    secret = app_secret.encode() if isinstance(app_secret, str) else app_secret
+    return hmac.new(secret, _KEY_LABEL, hashlib.sha256).digest()
+
+
+def conversation_key(secret: bytes, uid_a: str, uid_b: str) -> str:
+    """The one key of the conversation between two people (the same for either order, or for one person)."""
+    low, high = sorted((uid_a, uid_b))
+    digest = hmac.new(secret, f"{low}\0{high}".encode(), hashlib.sha256).hexdigest()[:32]
+    return CONVERSATION_PREFIX + digest
+
+
+def is_conversation(key: str) -> bool:
+    return CONVERSATION_KEY.fullmatch(key) is not None
+
+
+def dom_id(key: str) -> str:
+    """A page element id for a place's sidebar link: stable, and no key (or uid) in the HTML."""
+    return "nav-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A room or a conversation as one viewer reaches it."""
+
+    kind: Literal["room", "dm"]
+    key: str  # what the store and the hub call it
+    path: str  # its address for this viewer: /rooms/<name> or /dm/<handle>
+    label: str  # "#general", or the other person's display name
+    participants: tuple[str, ...] = ()  # a conversation's uids (one for notes to self); () for a room
+    handle: str = ""  # a conversation's other person's handle (their card is /people/<handle>)
+
+    @classmethod
+    def room(cls, name: str) -> Place:
+        if ROOM_NAME.fullmatch(name) is None:
+            raise PlaceError(ROOM_RULE)
+        return cls("room", name, f"/rooms/{name}", f"#{name}")
+
+    @classmethod
+    def conversation(cls, key: str, viewer_uid: str, partner: Profile) -> Place:
+        if not is_conversation(key):
+            raise PlaceError("not a conversation")
+        label = f"{partner.display_name} (you)" if partner.uid == viewer_uid else partner.display_name
+        participants = tuple(dict.fromkeys((viewer_uid, partner.uid)))
+        return cls("dm", key, f"/dm/{partner.handle}", label, participants, partner.handle)
+
+    @property
+    def is_room(self) -> bool:
+        return self.kind == "room"
+
+    def allows(self, uid: str) -> bool:
+        """The one access rule: a public room is anyone's who is signed in; a conversation its two people's."""
+        if self.kind == "room":
+            return not is_conversation(self.key)
+        return uid in self.participants and is_conversation(self.key)
+
+    def partner_of(self, uid: str) -> str:
+        """The other participant of a conversation (``uid`` itself for notes to self); "" for a room."""
+        others = [p for p in self.participants if p != uid]
+        return others[0] if others else (uid if self.participants else "")
