@@ -2,7 +2,7 @@
 
 The launcher applies them (:func:`apply`) before it serves. Written against Hypercorn 0.18.0
 (``hypercorn/asyncio/tcp_server.py``, ``hypercorn/protocol/ws_stream.py``) and wsproto 1.3;
-:func:`apply` refuses any other Hypercorn version, so an upgrade fails at start-up instead of
+:func:`apply` refuses any other version of either, so an upgrade fails at start-up instead of
 serving unpatched. A replaced function is upstream's, copied, with each change marked
 ``# quart-chat:``; the others wrap upstream's.
 
@@ -28,6 +28,9 @@ serving unpatched. A replaced function is upstream's, copied, with each change m
    permessage-deflate's zlib state, the ``TCPServer`` and its socket: 2,000 quick connect/close
    cycles grew the process by 247 MiB, which glibc does not give back after. Fixed: it waits
    on an event that setting ``closed`` sets, and ends with its stream.
+5. **Deflate state sized for a file download.** Hypercorn accepts permessage-deflate with
+   wsproto's defaults (~250 KiB of zlib state per open socket). Fixed: it offers
+   :class:`quart_chat.deflate.ChatDeflate`, sized for chat rows (~40 KiB).
 
 Upstream would add ``send_timeout`` and ``pong_timeout`` to ``Config`` beside ``read_timeout``
 and ``websocket_ping_interval``; here they travel on the Config as one :class:`Limits`
@@ -51,16 +54,19 @@ from importlib.metadata import version
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.config import Config
 from hypercorn.events import Closed, RawData
+from hypercorn.protocol import ws_stream
 from hypercorn.protocol.events import StreamClosed
 from hypercorn.protocol.ws_stream import ASGIWebsocketState, FrameTooLargeError, WSStream
 from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping, Pong
 from wsproto.frame_protocol import CloseReason
 
+from quart_chat.deflate import ChatDeflate
+
 log = logging.getLogger("quart_chat.transport")
 
-WRITTEN_AGAINST = ("0.18.0",)
-"""Hypercorn versions whose ``tcp_server.py`` and ``ws_stream.py`` these patches were checked against."""
+WRITTEN_AGAINST = {"hypercorn": ("0.18.0",), "wsproto": ("1.3",)}
+"""Versions (or version prefixes) whose code these patches and :mod:`quart_chat.deflate` were checked against."""
 
 SEND_TIMEOUT = "send_timeout"
 CLOSE_TIMEOUT = "close_timeout"
@@ -69,7 +75,7 @@ PONG_TIMEOUT = "pong_timeout"
 
 
 class UnsupportedHypercorn(RuntimeError):
-    """The installed Hypercorn is not one these patches were written against."""
+    """The installed Hypercorn (or wsproto) is not one these patches were written against."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,15 +106,17 @@ _applied = False
 def apply() -> None:
     """Patch Hypercorn (once per process); raise :class:`UnsupportedHypercorn` on another version."""
     global _applied
-    installed = version("hypercorn")
-    if installed not in WRITTEN_AGAINST:
-        raise UnsupportedHypercorn(
-            f"Hypercorn {installed} is installed, but quart_chat/hypercorn_patches.py was written against "
-            f"{', '.join(WRITTEN_AGAINST)}; check each patched function against the new version and add it "
-            "to WRITTEN_AGAINST (or install the version pinned in pyproject.toml)."
-        )
+    for package, versions in WRITTEN_AGAINST.items():
+        installed = version(package)
+        if not any(installed == v or installed.startswith(v + ".") for v in versions):
+            raise UnsupportedHypercorn(
+                f"{package.capitalize()} {installed} is installed, but quart_chat/hypercorn_patches.py was "
+                f"written against {', '.join(versions)}; check each patched function against the new version "
+                "and add it to WRITTEN_AGAINST (or install the version pyproject.toml pins)."
+            )
     if _applied:
         return
+    ws_stream.PerMessageDeflate = ChatDeflate  # what Handshake.accept offers a browser
     TCPServer.run = _run
     TCPServer.protocol_send = _protocol_send
     TCPServer._close = _close
