@@ -127,11 +127,11 @@ def apply() -> None:
     _applied = True
 
 
-# --- the TCP connection: bounded writes, bounded close, abort -----------------------------
+# --- the TCP connection: bounded writes, a bounded close, the reset -----------------------
 
 # The connection a stream belongs to. Set when TCPServer.run starts, so every task the
 # connection spawns (the app, the keepalive) inherits it: how a WebSocket stream, which only
-# holds its protocol's send function, reaches its transport to abort it.
+# holds its protocol's send function, reaches its transport to reset it.
 _connection: ContextVar[TCPServer | None] = ContextVar("quart_chat_connection", default=None)
 _upstream_run = TCPServer.run
 _upstream_protocol_send = TCPServer.protocol_send
@@ -198,7 +198,7 @@ async def _close(self: TCPServer) -> None:
         async with asyncio.timeout(send_timeout):  # quart-chat: a close flushes within send_timeout
             await asyncio.shield(self.writer.wait_closed())
     except TimeoutError:
-        await _drop(self, SEND_TIMEOUT, f"it did not take its last {send_timeout:g} s of data")
+        await _drop(self, SEND_TIMEOUT, f"it did not take the rest of its data within {send_timeout:g} s of the close")
     except (
         BrokenPipeError,
         ConnectionAbortedError,
@@ -225,7 +225,7 @@ class _Watch:
         self.count = 0
 
     def ping(self) -> Ping:
-        self.count += 1
+        self.count = (self.count + 1) % 2**32
         self.awaited = self.count.to_bytes(4, "big")
         return Ping(payload=self.awaited)
 

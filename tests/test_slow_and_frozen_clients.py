@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.hostile_clients import FrozenClient, metric, open_unread_socket, rss_mib
+from tests.support.hostile_clients import (
+    FrozenClient,
+    kernel_send_buffer_max,
+    metric,
+    open_unread_socket,
+    rss_mib,
+)
 from tests.support.http_user import RemoteUser
 from tests.support.live_page import Tab
 from tests.support.net import until
@@ -59,11 +65,11 @@ async def test_a_client_that_stops_reading_is_dropped_within_the_send_timeout(tm
         await until(lambda: "/people/mallory" in bob_tab.page.presence, what="mallory in bob's Here now")
         assert metric(server, OPEN) == 3
 
-        # 5.8 MB of rows: more than mallory's buffers hold (her 4 KiB window, the server's socket
-        # buffer, which Linux grows to 4 MiB, Hypercorn's 64 KiB), so her writer is stuck in a
+        # More rows than mallory's buffers hold (her 4 KiB window, the server's socket buffer, which
+        # Linux grows up to tcp_wmem's maximum, Hypercorn's 64 KiB), so her writer is stuck in a
         # send and her queue (16 rows) overflows while ada and bob read on.
         filler = "x" * 29_000
-        sent = 200
+        sent = (kernel_send_buffer_max() + 2 * 2**20) // len(filler) + 16
         for i in range(sent):
             assert await ada_tab.say(f"{i:05d} {filler}")
         await until(lambda: len(bob_tab.page.rows) >= sent, timeout=60, what="bob to get every row")

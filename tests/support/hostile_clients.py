@@ -93,6 +93,12 @@ class FrozenClient:
             self.proc.wait(5)
 
 
+def kernel_send_buffer_max() -> int:
+    """How far Linux may grow a TCP socket's send buffer (``tcp_wmem``'s maximum), in bytes: what a
+    server can write to a client that reads nothing before its writes stop completing."""
+    return int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+
+
 def metric(server: ChatServer, name: str, labels: str = "") -> float:
     """One sample of the server's /metrics (0 when absent, as Prometheus counters start)."""
     text = httpx.get(server.base + "/metrics", timeout=5).text
