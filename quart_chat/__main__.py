@@ -49,7 +49,8 @@ def hypercorn_config(settings: Settings, env: Mapping[str, str] | None = None) -
     config.bind = [f"[{host}]:{settings.port}" if ":" in host else f"{host}:{settings.port}"]
     if env.get(LISTEN_FD_ENV):
         config.bind = [f"fd://{int(env[LISTEN_FD_ENV])}"]
-    # Frames above our own limit get a clear error from the app; Hypercorn's cap is a backstop.
+    # Frames above our own limit get a clear error from the app; Hypercorn's cap is a backstop,
+    # closing with 1009 (and bounding how far a compressed message is inflated: deflate.ChatDeflate).
     config.websocket_max_message_size = max(settings.max_frame_bytes * 4, 1 << 20)
     # Logger objects, so Hypercorn's lines go through our handler (plain or JSON) exactly once.
     config.accesslog = logging.getLogger("hypercorn.access")

@@ -1,4 +1,4 @@
-"""Fixes to Hypercorn 0.18's transport against clients that stop reading or answering (issue 12).
+"""Fixes to Hypercorn 0.18's transport against clients that stop reading or answering, or send too much (issue 12).
 
 The launcher applies them (:func:`apply`) before it serves. Written against Hypercorn 0.18.0
 (``hypercorn/asyncio/tcp_server.py``, ``hypercorn/protocol/ws_stream.py``) and wsproto 1.3;
@@ -31,6 +31,20 @@ serving unpatched. A replaced function is upstream's, copied, with each change m
 5. **Deflate state sized for a file download.** Hypercorn accepts permessage-deflate with
    wsproto's defaults (~250 KiB of zlib state per open socket). Fixed: it offers
    :class:`quart_chat.deflate.ChatDeflate`, sized for chat rows (~40 KiB).
+6. **A message too big is refused only after it is held.** wsproto inflates a compressed read
+   with no limit (one 64 KiB read of zeros: 64 MiB, and copies) before Hypercorn compares the
+   message with ``websocket_max_message_size``; and once it has, ``_handle_events`` sends 1009
+   but reads on, one event per read, appending each to the message it refused and never
+   clearing it, so a client that keeps sending grows the process by all it sends (300 MiB sent
+   after the 1009: +290 MiB, still held a second after it left), and the client's answer to
+   the close waits behind that backlog. wsproto's own errors (ParseFailed: 1002, 1007) reach
+   ``_handle_events`` as a CloseConnection while the connection is still open, and upstream
+   ends it without a close frame. Fixed: ChatDeflate inflates at most
+   ``websocket_max_message_size`` per message and refuses the rest as such an error (1009); any
+   of these now *fails* the connection (RFC 6455 7.1.7, :func:`_fail`): the close frame with
+   the code, the message dropped, the stream ended (the app hears it at once), and the TCP
+   connection half-closed and drained, unparsed, until the client closes its side, or reset
+   after ``send_timeout``.
 
 Upstream would add ``send_timeout`` and ``pong_timeout`` to ``Config`` beside ``read_timeout``
 and ``websocket_ping_interval``; here they travel on the Config as one :class:`Limits`
@@ -51,12 +65,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib.metadata import version
 
-from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.asyncio.tcp_server import MAX_RECV, TCPServer
 from hypercorn.config import Config
 from hypercorn.events import Closed, RawData
 from hypercorn.protocol import ws_stream
 from hypercorn.protocol.events import StreamClosed
+from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.protocol.ws_stream import ASGIWebsocketState, FrameTooLargeError, WSStream
+from hypercorn.typing import WebsocketAcceptEvent
 from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping, Pong
 from wsproto.frame_protocol import CloseReason
@@ -116,7 +132,8 @@ def apply() -> None:
             )
     if _applied:
         return
-    ws_stream.PerMessageDeflate = ChatDeflate  # what Handshake.accept offers a browser
+    ws_stream.PerMessageDeflate = _chat_deflate  # what Handshake.accept offers a browser
+    WSStream._accept = _accept
     TCPServer.run = _run
     TCPServer.protocol_send = _protocol_send
     TCPServer._close = _close
@@ -209,6 +226,27 @@ async def _close(self: TCPServer) -> None:
         pass  # Already closed
     finally:
         await self.idle_task.stop()
+
+
+# --- the WebSocket stream: deflate bounded by the message cap ------------------------------
+
+# The config of the stream being accepted: Handshake.accept makes the extension with no
+# arguments (``PerMessageDeflate()``), so the stream's cap reaches it this way.
+_accepting: ContextVar[Config | None] = ContextVar("quart_chat_accepting", default=None)
+_upstream_accept = WSStream._accept
+
+
+def _chat_deflate() -> ChatDeflate:
+    config = _accepting.get()
+    return ChatDeflate(max_message_bytes=(config or Config()).websocket_max_message_size)
+
+
+async def _accept(self: WSStream, message: WebsocketAcceptEvent) -> None:
+    token = _accepting.set(self.config)
+    try:
+        await _upstream_accept(self, message)
+    finally:
+        _accepting.reset(token)
 
 
 # --- the WebSocket stream: a keepalive that wants its pongs, a close that wants its answer --
@@ -312,13 +350,48 @@ async def _drop_stream(stream: WSStream, reason: str, detail: str) -> None:
         await stream.send(StreamClosed(stream_id=stream.stream_id))
 
 
+async def _fail(stream: WSStream, code: int) -> None:
+    """Fail the WebSocket connection (RFC 6455 7.1.7): the close frame says why, the message is
+    dropped, the app hears the disconnect now, and nothing more is parsed or inflated.
+
+    Then the TCP connection *lingers*: half-closed after the close frame, it reads and throws away
+    what the client still sends until the client closes its side, for at most ``send_timeout``,
+    and is reset after that. Closing at once would leave unread bytes in the socket (the rest of a
+    message too big), and a close with unread bytes sends a reset, which makes the client drop
+    the close frame it has not read yet: it would see 1006 instead of 1009. websockets' server
+    fails a connection the same way (close frame, EOF, discard).
+    """
+    reason = "message too big" if code == CloseReason.MESSAGE_TOO_BIG else None
+    await stream._send_wsproto_event(CloseConnection(code=code, reason=reason))
+    stream.buffer.clear()
+    server = _connection.get()
+    send_timeout = limits_of(stream.config).send_timeout
+    if server is None or send_timeout is None or not isinstance(server.protocol.protocol, H11Protocol):
+        # No bound for the linger (or a stream of HTTP/2, whose connection is not its own): close now.
+        await stream.send(StreamClosed(stream_id=stream.stream_id))
+        return
+    await stream.handle(StreamClosed(stream_id=stream.stream_id))  # the app hears it; later data is dropped
+    with contextlib.suppress(NotImplementedError, OSError, RuntimeError):
+        server.writer.write_eof()  # after the close frame
+    try:
+        async with asyncio.timeout(send_timeout):
+            while await server.reader.read(MAX_RECV):  # this connection's read loop is waiting on us
+                pass
+    except TimeoutError:
+        await _drop(server, CLOSE_TIMEOUT, f"it sent on for {send_timeout:g} s after a close it had to answer")
+        return
+    except (ConnectionError, OSError):
+        pass
+    await stream.send(StreamClosed(stream_id=stream.stream_id))  # the connection closes, nothing left unread
+
+
 async def _handle_events(self: WSStream) -> None:
     for event in self.connection.events():
         if isinstance(event, Message):
             try:
                 self.buffer.extend(event)
-            except FrameTooLargeError:
-                await self._send_wsproto_event(CloseConnection(code=CloseReason.MESSAGE_TOO_BIG))
+            except FrameTooLargeError:  # quart-chat: upstream sends 1009 and reads on
+                await _fail(self, CloseReason.MESSAGE_TOO_BIG)
                 break
 
             if event.message_finished:
@@ -329,6 +402,9 @@ async def _handle_events(self: WSStream) -> None:
         elif isinstance(event, Pong):  # quart-chat: the keepalive waits for it
             _watch_of(self).pong(event.payload)
         elif isinstance(event, CloseConnection):
+            if self.connection.state == ConnectionState.OPEN:  # quart-chat: wsproto's own error (ParseFailed)
+                await _fail(self, event.code)
+                break
             if self.connection.state == ConnectionState.REMOTE_CLOSING:
                 await self._send_wsproto_event(event.response())
             await self.send(StreamClosed(stream_id=self.stream_id))

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,12 +21,14 @@ import pytest
 from hypercorn.asyncio import serve
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.config import Config
+from hypercorn.protocol import ws_stream
 from hypercorn.protocol.ws_stream import WSStream
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from quart_chat import hypercorn_patches
 from quart_chat.hypercorn_patches import CLOSE_TIMEOUT, PONG_TIMEOUT, SEND_TIMEOUT, Limits, UnsupportedHypercorn
-from tests.support.hostile_clients import kernel_send_buffer_max
+from tests.support.hostile_clients import close_code_from, kernel_send_buffer_max
 from tests.support.net import free_port, until
 from tests.support.server import ROOT
 
@@ -38,6 +41,7 @@ class App:
         self.flood = flood
         self.close = close
         self.disconnected = asyncio.Event()
+        self.received: list[int] = []  # the length of each message, as the app got it
 
     async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
         if scope["type"] == "lifespan":
@@ -51,8 +55,8 @@ class App:
             await send({"type": "websocket.send", "bytes": b"x" * 65536})
         if self.close:
             await send({"type": "websocket.close", "code": 1012})
-        while (await receive())["type"] != "websocket.disconnect":
-            pass
+        while (event := await receive())["type"] != "websocket.disconnect":
+            self.received.append(len(event.get("text") or event.get("bytes") or ""))
         self.disconnected.set()
 
 
@@ -63,13 +67,17 @@ class Served:
 
 
 @asynccontextmanager
-async def hypercorn(app: App, ping_interval: float, limits: Limits) -> AsyncIterator[Served]:
+async def hypercorn(
+    app: App, ping_interval: float, limits: Limits, max_message_size: int | None = None
+) -> AsyncIterator[Served]:
     """Hypercorn serving ``app`` on a free loopback port, patched and with ``limits``."""
     hypercorn_patches.apply()
     served = Served(free_port())
     config = Config()
     config.bind = [f"127.0.0.1:{served.port}"]
     config.websocket_ping_interval = ping_interval
+    if max_message_size is not None:
+        config.websocket_max_message_size = max_message_size
     hypercorn_patches.set_limits(config, limits)
     stop = asyncio.Event()
     serving = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
@@ -124,6 +132,8 @@ def test_apply_patches_the_installed_hypercorn_once() -> None:
     assert TCPServer._close is hypercorn_patches._close
     assert WSStream._send_pings is hypercorn_patches._keepalive
     assert WSStream._handle_events is hypercorn_patches._handle_events
+    assert WSStream._accept is hypercorn_patches._accept
+    assert ws_stream.PerMessageDeflate is hypercorn_patches._chat_deflate
 
 
 def test_another_hypercorn_version_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -191,3 +201,40 @@ async def test_a_close_the_client_does_not_answer_resets_the_connection() -> Non
         await asyncio.wait_for(app.disconnected.wait(), 3)
         assert drops == [CLOSE_TIMEOUT]
         await read_until_reset(reader, within=3)
+
+
+async def test_a_compressed_message_is_inflated_up_to_the_configured_cap_and_no_further() -> None:
+    """The extension Hypercorn negotiates stops at the config's cap (64 KiB here): a 16 MiB bomb
+    never exists inflated in this process (tracemalloc's peak; upstream: 16 MiB and copies)."""
+    app = App()
+    drops: list[str] = []
+    limits = Limits(send_timeout=2, on_drop=drops.append)
+    async with hypercorn(app, ping_interval=60, limits=limits, max_message_size=65536) as served:
+        async with connect(f"ws://127.0.0.1:{served.port}/") as ws:  # offers permessage-deflate
+            assert "permessage-deflate" in ws.response.headers.get("Sec-WebSocket-Extensions", "")
+            await ws.send(bytes(65536))  # the cap exactly: 64 KiB of zeros, some 100 bytes on the wire
+            await until(lambda: app.received == [65536], timeout=5, what="the app to get the message")
+            bomb = bytes(16 << 20)
+            tracemalloc.start()
+            try:
+                await ws.send(bomb)
+                with pytest.raises(ConnectionClosed) as closed:
+                    await asyncio.wait_for(ws.recv(), 5)
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+        assert peak < 2 << 20, f"refusing a 16 MiB bomb took {peak / 2**20:.1f} MiB"
+        await asyncio.wait_for(app.disconnected.wait(), 2)
+        assert app.received == [65536] and drops == []  # a close the client answered, not a reset
+
+
+async def test_a_protocol_error_is_answered_with_its_close_code() -> None:
+    """wsproto's own errors (here text that is not UTF-8) used to end the connection with no close frame."""
+    app = App()
+    async with hypercorn(app, ping_interval=60, limits=Limits(send_timeout=2)) as served:
+        reader = await raw_websocket(served)
+        served.clients[-1].write(bytes([0x81, 0x82]) + bytes(4) + b"\xff\xfe")  # masked with a zero key
+        assert await asyncio.wait_for(close_code_from(reader), 5) == 1007
+        await asyncio.wait_for(app.disconnected.wait(), 2)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # and then the server's EOF
