@@ -3,6 +3,10 @@
 Shutdown order matters for live sockets: on SIGTERM/SIGINT every socket is
 first closed with 1012 (service restart, which htmx retries, landing on
 another instance), and only then is Hypercorn told to stop.
+
+Hypercorn is patched first (``hypercorn_patches``): every write to a client and every
+close waits at most CHAT_SEND_TIMEOUT, a ping unanswered for CHAT_WS_PONG_TIMEOUT drops
+its connection, and a closed WebSocket is freed at once rather than when its ping task wakes.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from dataclasses import replace
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
+from quart_chat import hypercorn_patches
+from quart_chat.hypercorn_patches import Limits, UnsupportedHypercorn
 from quart_chat.logs import configure_logging
 from quart_chat.settings import FIELDS, Settings, SettingsError
 from quart_chat.supervisor import LISTEN_FD_ENV, supervise
 
 log = logging.getLogger("quart_chat")
-HTTP_DRAIN_SECONDS = 3.0
 
 
 # Hypercorn keys our settings fill: always without a Hypercorn file, over the file only when set.
@@ -44,11 +49,14 @@ def hypercorn_config(settings: Settings, env: Mapping[str, str] | None = None) -
     config.bind = [f"[{host}]:{settings.port}" if ":" in host else f"{host}:{settings.port}"]
     if env.get(LISTEN_FD_ENV):
         config.bind = [f"fd://{int(env[LISTEN_FD_ENV])}"]
-    # Frames above our own limit get a clear error from the app; Hypercorn's cap is a backstop.
+    # Frames above our own limit get a clear error from the app; Hypercorn's cap is a backstop,
+    # closing with 1009 (and bounding how far a compressed message is inflated: deflate.ChatDeflate).
     config.websocket_max_message_size = max(settings.max_frame_bytes * 4, 1 << 20)
     # Logger objects, so Hypercorn's lines go through our handler (plain or JSON) exactly once.
     config.accesslog = logging.getLogger("hypercorn.access")
     config.errorlog = logging.getLogger("hypercorn.error")
+    hypercorn_patches.set_limits(config, Limits(send_timeout=settings.send_timeout,
+                                                pong_timeout=settings.ws_pong_timeout))
     return config
 
 
@@ -62,10 +70,14 @@ async def _serve(settings: Settings) -> None:
     from quart_chat.app import create_app
     from quart_chat.web.context import app_services_of
 
+    hypercorn_patches.apply()
     config = hypercorn_config(settings)
     settings = effective_settings(settings, config)
     app = create_app(settings)
     services = app_services_of(app)
+    dropped = services.metrics.connections_dropped
+    limits = hypercorn_patches.limits_of(config)
+    hypercorn_patches.set_limits(config, replace(limits, on_drop=lambda reason: dropped.labels(reason).inc()))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -78,11 +90,6 @@ async def _serve(settings: Settings) -> None:
         # Sockets close at once; the drain wait is short so drain + graceful stays under
         # Docker's 10 s stop timeout.
         await services.drain(timeout=min(2.0, settings.graceful_timeout))
-        if not services.connections:
-            # Every socket is closed, but Hypercorn 0.18 keeps each closed socket's ping task
-            # asleep for up to the ping interval and waits for it; what is left to drain is
-            # in-flight HTTP, so a short wait is enough (Hypercorn reads this after we return).
-            config.graceful_timeout = min(config.graceful_timeout, HTTP_DRAIN_SECONDS)
 
     # Open the services here, on the serving loop, rather than first in the app's lifespan
     # start-up: there Quart logs a failure with a traceback and Hypercorn re-raises it as its
@@ -137,7 +144,7 @@ def main() -> None:
         raise SystemExit(supervise(settings))
     try:
         asyncio.run(_serve(settings))
-    except SettingsError as exc:
+    except (SettingsError, UnsupportedHypercorn) as exc:
         print(f"quart-chat: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics for operators: connections, message flow, slow consumers, latencies.
+"""Prometheus metrics for operators: connections, message flow, slow consumers, drops, latencies.
 
 One registry per app (so tests can build several apps in one process). With
 several worker processes each has its own numbers; scrape each process or
@@ -38,6 +38,11 @@ class Metrics:
         )
         self.slow_consumers_closed = Counter(
             "chat_slow_consumers_closed_total", "Sockets closed with 1013 for falling behind.", registry=r
+        )
+        self.connections_dropped = Counter(
+            "chat_connections_dropped_total",
+            "Connections aborted for not taking data (send_timeout) or not answering pings (pong_timeout).",
+            ["reason"], registry=r,
         )
         self.store_latency = Histogram(
             "chat_store_latency_seconds", "Message store call latency.", ["operation"],

@@ -217,6 +217,10 @@ class Settings:
         doc="Largest WebSocket frame accepted from a browser.")
     ws_ping_interval: float = setting("CHAT_WS_PING_INTERVAL", default=20.0, parse=number(1, 3600),
         doc="Seconds between WebSocket pings (keep under the proxy idle timeout).")
+    ws_pong_timeout: float = setting("CHAT_WS_PONG_TIMEOUT", default=20.0, parse=number(1, 3600),
+        doc="Seconds a browser has to answer a ping before its connection is dropped (a frozen or vanished tab).")
+    send_timeout: float = setting("CHAT_SEND_TIMEOUT", default=10.0, parse=number(1, 600),
+        doc="Seconds a client may take to accept what the server writes (or to answer its close) before it is dropped.")
     heartbeat_interval: float = setting("CHAT_HEARTBEAT_INTERVAL", default=5.0, parse=number(0.1, 10),
         doc="Seconds between live-status refreshes (at most 10; see chat.css).")
     workers: int = setting("CHAT_WORKERS", default=1, parse=whole(1, 64),

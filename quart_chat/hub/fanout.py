@@ -62,6 +62,7 @@ class Gap:
 
 RESYNC = Resync()
 GAP = Gap()
+SLOW_CONSUMER = "slow consumer"  # the reason of the 1013 close a full queue asks for
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,7 @@ class Subscription:
             return False
         if len(self._items) >= self.maxsize:
             self._items.clear()  # the client re-reads the store on reconnect
-            self.request_close(Close.TRY_AGAIN_LATER, "slow consumer")
+            self.request_close(Close.TRY_AGAIN_LATER, SLOW_CONSUMER)
             return False
         self._items.append(item)
         self._wakeup.set()

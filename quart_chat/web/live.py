@@ -23,7 +23,7 @@ from quart import Blueprint, session, url_for, websocket
 from quart_chat import notices
 from quart_chat.auth import AuthUnavailable
 from quart_chat.close_codes import Close
-from quart_chat.hub.fanout import Subscription
+from quart_chat.hub.fanout import SLOW_CONSUMER, Subscription
 from quart_chat.live_protocol import (
     CHECK_SESSION,
     READ_SIDEBAR,
@@ -58,6 +58,9 @@ TOO_MANY_TABS = "This chat is open in too many tabs. Close some, then reload thi
 
 
 async def _close(closing: Closing) -> None:
+    # Like every write, these wait at most CHAT_SEND_TIMEOUT for the client to take them (and the
+    # client as long to answer the close); then Hypercorn, as quart_chat.hypercorn_patches fixes
+    # it, resets the connection and this task is cancelled with the disconnect.
     if closing.fragment:
         await websocket.send(closing.fragment)
     await websocket.close(closing.code, closing.reason)
@@ -208,10 +211,19 @@ class LiveConnection:
                 self.services.connections.discard(self)
                 presence.leave(self.room, self.me.uid)  # synchronous; the tracker is written in a task
                 self._record_read(final=True)  # what it was shown last (synchronous, written in a task)
+                self._count_slow_consumer(sub)
                 log.info("disconnect uid=%s room=%s", self.me.uid, self.room)
                 for task in (writer, reader):
                     task.cancel()
                 await asyncio.gather(writer, reader, return_exceptions=True)
+
+    def _count_slow_consumer(self, sub: Subscription) -> None:
+        """Once per socket whose queue overflowed, whether its 1013 reached it or the transport
+        dropped it first (a client that reads nothing never takes the close frame either)."""
+        request = sub.close_request
+        if request is not None and request.reason == SLOW_CONSUMER:
+            self.services.metrics.slow_consumers_closed.inc()
+            log.warning("slow consumer closed uid=%s room=%s", self.me.uid, self.room)
 
     def close_for(self, code: int, reason: str) -> None:
         """Ask this socket to close (log-out, shutdown); its writer sends the last fragment."""
@@ -244,10 +256,7 @@ class LiveConnection:
             else:
                 core.woke(sub.drain(BATCH_LIMIT) if ready else [], time.monotonic())
         closing = core.closing
-        if closing.code == Close.TRY_AGAIN_LATER:
-            metrics.slow_consumers_closed.inc()
-            log.warning("slow consumer closed uid=%s room=%s", self.me.uid, self.room)
-        elif closing.code == Close.SERVICE_RESTART:
+        if closing.code == Close.SERVICE_RESTART:
             log.info("closing for restart uid=%s room=%s", self.me.uid, self.room)
         await _close(closing)
 

@@ -23,15 +23,17 @@ KEYED_ROW = re.compile(
     r'<li class="msg[^"]*" id="m-([^"]+)" data-key="([^"]+)"[^>]*>.*?<span class="text">(.*?)</span></li>', re.S
 )
 RESET = 'hx-target="#messages" hx-swap="innerHTML"'
+PRESENCE = re.compile(r'<hx-partial hx-target="#presence"[^>]*>(.*?)</hx-partial>', re.S)
 
 
 @dataclass
 class Page:
-    """The message list of one tab."""
+    """The message list of one tab, and who it was last told is here."""
 
     rows: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (cursor, text)
     arrivals: Counter[str] = field(default_factory=Counter)
     resets: int = 0
+    presence: str = ""  # the latest "Here now" the server sent
 
     def feed(self, frame: str) -> None:
         if RESET in frame:
@@ -40,6 +42,8 @@ class Page:
         for mid, key, text in KEYED_ROW.findall(frame):
             self.rows[mid] = (key, text)
             self.arrivals[mid] += 1
+        for here in PRESENCE.findall(frame):
+            self.presence = here
 
     def ids(self) -> list[str]:
         """Row ids in the order the page shows them (by cursor, as hx-upsert sorts)."""
