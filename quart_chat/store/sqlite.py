@@ -9,6 +9,7 @@ see one order.
 from __future__ import annotations
 
 import dataclasses
+import re
 import sqlite3
 from datetime import UTC, datetime
 
@@ -64,9 +65,14 @@ def _message(row: tuple) -> Message:
     return Message(str(mid), room, uid, name, text, created)
 
 
+_ROWID = re.compile(r"0|[1-9][0-9]{0,18}")  # str() of a rowid (0 is the page's "from the start")
+_MAX_ROWID = 2**63 - 1
+
+
 def _cursor_id(cursor: str) -> int:
+    """The rowid in a cursor this store made; ValueError for any other (never an OverflowError)."""
     _, message_id = parse_cursor(cursor)
-    if not message_id.isdigit():
+    if not _ROWID.fullmatch(message_id) or int(message_id) > _MAX_ROWID:
         raise ValueError(f"not a SQLite message cursor: {cursor[:40]!r}")
     return int(message_id)
 
@@ -77,6 +83,13 @@ class SqliteStore(sqlite_db.SqliteFile):
 
     def closed_error(self) -> Exception:
         return StoreError("the message store is not open")
+
+    def valid_cursor(self, cursor: str) -> bool:
+        try:
+            _cursor_id(cursor)
+        except ValueError:
+            return False
+        return True
 
     async def add(
         self, room: str, author_uid: str, author_name: str, text: str, *, message_id: str | None = None

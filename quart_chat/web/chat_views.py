@@ -10,7 +10,7 @@ from quart import Blueprint, Response, abort, current_app, redirect, render_temp
 from quart.typing import ResponseReturnValue
 
 from quart_chat.messaging import profiles_for, send_message
-from quart_chat.models import Message, parse_cursor
+from quart_chat.models import Message
 from quart_chat.rendering import ZERO_CURSOR, new_client_id
 from quart_chat.rows import rows_of
 from quart_chat.store import StoreError
@@ -35,16 +35,6 @@ async def go_to_room() -> ResponseReturnValue:
     if not is_room_name(name):
         abort(404)
     return redirect(url_for("chat.room", room=name), 303)
-
-
-def _cursor_arg(name: str) -> str:
-    """A message cursor from the query string: 400 when it is missing or malformed."""
-    value = request.args.get(name, "")
-    try:
-        parse_cursor(value)
-    except ValueError:
-        abort(400)
-    return value
 
 
 async def _error(title: str, message: str, status: int) -> ResponseReturnValue:
@@ -78,6 +68,7 @@ async def _page_of_rows(read: list[Message], page: int) -> dict[str, Any]:
 
 
 HISTORY_UNAVAILABLE = ("Unavailable", "Chat history is unavailable right now.", 503)
+BAD_HISTORY_LINK = ("Bad link", "That link to older messages is not one this chat made. Go back to the room.", 400)
 
 
 @bp.get("/rooms/<room:room>")
@@ -107,8 +98,10 @@ async def room(room: str) -> ResponseReturnValue:
 @login_required
 async def history(room: str) -> ResponseReturnValue:
     """Older messages before a cursor: a fragment for htmx, a full page without it."""
-    before = _cursor_arg("before")
     services = app_services()
+    before = request.args.get("before", "")
+    if not services.store.valid_cursor(before):  # only what a room page rendered; else 400, never a read
+        return await _error(*BAD_HISTORY_LINK)
     page = services.settings.history_page_size
     try:
         shown = await _page_of_rows(await services.store.before(room, before, page + 1), page)
