@@ -10,7 +10,16 @@ from quart import Quart
 from quart_chat import secret_key
 from quart_chat.services import Services, build_services
 from quart_chat.settings import Settings
-from quart_chat.web import auth_views, chat_views, live, ops_views, people_views, routing, security
+from quart_chat.web import (
+    auth_views,
+    chat_views,
+    errors,
+    live,
+    ops_views,
+    people_views,
+    routing,
+    security,
+)
 from quart_chat.web.context import EXTENSION_KEY
 
 
@@ -24,7 +33,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(days=settings.session_days),
-        MAX_CONTENT_LENGTH=64 * 1024,
+        MAX_CONTENT_LENGTH=errors.MAX_CONTENT_LENGTH,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.extensions[EXTENSION_KEY] = services or build_services(settings)
@@ -38,6 +47,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         await app.extensions[EXTENSION_KEY].close()
 
     security.install(app)
+    errors.install(app)
     routing.install(app)  # before the blueprints: their rules use <room:...>
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(chat_views.bp)

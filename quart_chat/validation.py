@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 
 ROOM_NAME = re.compile(r"[a-z0-9-]{1,32}")
@@ -35,8 +36,14 @@ class ChatFrame:
 TYPING, STOPPED = "typing", "stopped"
 
 
-def parse_frame(raw: str | bytes, max_chars: int, max_bytes: int | None = None) -> ChatFrame:
-    """Parse an hx-ws:send frame: htmx 4 ``{"message": .., "headers": {..}}`` or htmx 2 ``HEADERS``."""
+def parse_frame(raw: str | bytes | None, max_chars: int, max_bytes: int | None = None) -> ChatFrame:
+    """Parse an hx-ws:send frame: htmx 4 ``{"message": .., "headers": {..}}`` or htmx 2 ``HEADERS``.
+
+    Any frame at all is answered with a ChatFrame or a FrameError, never another exception: ``None``
+    is what Quart's ``websocket.receive()`` returns for an empty binary frame.
+    """
+    if raw is None:
+        raw = b""
     if max_bytes is not None and len(raw.encode() if isinstance(raw, str) else raw) > max_bytes:
         raise FrameError(f"Message too long: the limit is {max_chars} characters.")
     if isinstance(raw, bytes):
@@ -48,6 +55,8 @@ def parse_frame(raw: str | bytes, max_chars: int, max_bytes: int | None = None) 
         data = json.loads(raw)
     except ValueError:
         raise FrameError("That message could not be read (not JSON).") from None
+    except RecursionError:  # "[[[[..." thousands deep: our form sends one flat object
+        raise FrameError("That message could not be read (nested too deeply).") from None
     if not isinstance(data, dict):
         raise FrameError("That message could not be read (not a form).")
     if data.get("typing"):
@@ -72,8 +81,13 @@ def clean_client_id(value: object) -> str | None:
     return value
 
 
+NOT_TEXT = "That message could not be read (it is not valid Unicode text)."
+
+
 def clean_text(text: str, max_chars: int) -> str:
     """The one rule for message text, whatever carried it (WebSocket frame or plain form POST)."""
+    if any(unicodedata.category(c) == "Cs" for c in text):  # "\ud800" in JSON: no store or page takes it
+        raise FrameError(NOT_TEXT)
     text = text.replace("\r\n", "\n").strip()
     if len(text) > max_chars:
         raise FrameError(f"Message too long: {len(text)} characters, the limit is {max_chars}.")

@@ -45,6 +45,9 @@ def test_limit_counts_characters_after_stripping() -> None:
     "raw",
     [
         "not json",
+        None,  # Quart's receive() for an empty binary frame (found by tests/test_fuzz.py)
+        b"",
+        "",
         b"\xff\xfe",
         json.dumps(["message", "x"]),
         json.dumps({"message": 5}),
@@ -60,3 +63,27 @@ def test_malformed_frames_are_refused_with_a_reason(raw: str | bytes) -> None:
 
 def test_newlines_and_tabs_are_kept() -> None:
     assert parse_frame(json.dumps({"message": "a\r\nb\tc"}), 20).text == "a\nb\tc"
+
+
+# -- issue 12: frames that crashed the reader, and text that lies about what it says ----------------
+
+
+def test_json_nested_deeper_than_python_recurses_is_refused_not_a_recursion_error() -> None:
+    deep = "[" * 20_000 + "]" * 20_000  # 40 KB: under the frame limit
+    with pytest.raises(FrameError, match="nested too deeply"):
+        parse_frame(deep, 2000, 65536)
+    with pytest.raises(FrameError, match="nested too deeply"):
+        parse_frame('{"message": ' + '{"a": ' * 20_000 + "1" + "}" * 20_001, 2000, 1 << 20)
+
+
+def test_a_lone_surrogate_is_refused_wherever_it_is_text() -> None:
+    with pytest.raises(FrameError, match="not valid Unicode text"):
+        parse_frame('{"message": "\\ud800"}', 2000)
+    with pytest.raises(FrameError, match="not valid Unicode text"):
+        parse_frame('{"message": "ok \\udfff then"}', 2000)
+    with pytest.raises(FrameError):  # the same code point as raw bytes is not UTF-8 at all
+        parse_frame(b'{"message": "\xed\xa0\x80"}', 2000)
+    # A typing notice stores nothing, so its draft is not read; the client id must be an id.
+    assert parse_frame('{"typing": "1", "message": "\\ud800"}', 2000).notice == "typing"
+    with pytest.raises(FrameError):
+        parse_frame('{"message": "hi", "client_id": "\\ud800' + "a" * 20 + '"}', 2000)

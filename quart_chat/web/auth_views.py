@@ -12,30 +12,26 @@ from typing import Literal
 
 from quart import Blueprint, current_app, redirect, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from quart_chat import people
 from quart_chat.auth import AuthError, AuthUnavailable, IdentityProvider
 from quart_chat.close_codes import Close
 from quart_chat.web.context import app_services
-from quart_chat.web.security import TOKEN_KEY, csrf_ok, current_identity, profile_of
+from quart_chat.web.errors import TOO_LARGE, page_for
+from quart_chat.web.security import TOKEN_KEY, csrf_ok, current_identity, profile_of, return_path
 
 bp = Blueprint("auth", __name__)
 
 MAX_EMAIL = 254
 MAX_PASSWORD = 1024
 FORM_EXPIRED = "This form expired. Please try again."
+PASSWORD_TOO_LONG = f"A password has at most {MAX_PASSWORD} characters."
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths to rooms, settings and people's cards; anything else goes to the default room."""
-    if (
-        target
-        and (target.startswith(("/rooms/", "/people/")) or target == "/settings")
-        and "//" not in target
-        and "\\" not in target
-    ):
-        return target
-    return url_for("chat.room", room="general")
+    """A page of ours for signed-in people (see ``return_path``); anything else goes to the default room."""
+    return return_path(target) or url_for("chat.room", room="general")
 
 
 async def _sign_out(identity: IdentityProvider, token: str) -> None:
@@ -74,8 +70,10 @@ async def _submit(template: str, action: Literal["signup", "login"]) -> Response
         return await _form(template, status=400, error=FORM_EXPIRED, **kept)
     if not email or not password:
         return await _form(template, status=400, error="Enter your email and a password.", **kept)
-    if len(email) > MAX_EMAIL or "@" not in email or len(password) > MAX_PASSWORD:
-        return await _form(template, status=400, error="Enter a valid email address.", **kept)
+    if len(password) > MAX_PASSWORD:
+        return await _form(template, status=400, error=PASSWORD_TOO_LONG, field="password", **kept)
+    if len(email) > MAX_EMAIL or "@" not in email:
+        return await _form(template, status=400, error="Enter a valid email address.", field="email", **kept)
     display_name = ""
     if action == "signup":
         try:  # before the provider is asked: a bad name makes no account
@@ -106,6 +104,18 @@ async def _submit(template: str, action: Literal["signup", "login"]) -> Response
     else:
         await profile_of(signed.identity)
     return redirect(_safe_next(next_url), 303)
+
+
+TEMPLATES = {"auth.signup_form": "auth/signup.html", "auth.login_form": "auth/login.html"}
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+async def form_too_large(exc: RequestEntityTooLarge) -> ResponseReturnValue:
+    """A form body over MAX_CONTENT_LENGTH: the form again, saying so (it could not be read, so it is empty)."""
+    template = TEMPLATES.get(request.endpoint or "")
+    if template is None:
+        return await page_for(exc)
+    return await _form(template, status=413, error=TOO_LARGE)
 
 
 @bp.route("/signup", methods=["GET", "POST"])
