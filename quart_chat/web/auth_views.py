@@ -14,8 +14,8 @@ from quart import Blueprint, current_app, redirect, render_template, request, se
 from quart.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from quart_chat import people
-from quart_chat.auth import AuthError, AuthUnavailable, IdentityProvider
+from quart_chat import emails, people
+from quart_chat.auth import AuthError, AuthUnavailable, IdentityProvider, InvalidCredentials, SignedIn
 from quart_chat.close_codes import Close
 from quart_chat.web.context import app_services
 from quart_chat.web.errors import TOO_LARGE, page_for
@@ -23,7 +23,6 @@ from quart_chat.web.security import TOKEN_KEY, csrf_ok, current_identity, profil
 
 bp = Blueprint("auth", __name__)
 
-MAX_EMAIL = 254
 MAX_PASSWORD = 1024
 FORM_EXPIRED = "This form expired. Please try again."
 PASSWORD_TOO_LONG = f"A password has at most {MAX_PASSWORD} characters."
@@ -72,21 +71,29 @@ async def _submit(template: str, action: Literal["signup", "login"]) -> Response
         return await _form(template, status=400, error="Enter your email and a password.", **kept)
     if len(password) > MAX_PASSWORD:
         return await _form(template, status=400, error=PASSWORD_TOO_LONG, field="password", **kept)
-    if len(email) > MAX_EMAIL or "@" not in email:
-        return await _form(template, status=400, error="Enter a valid email address.", field="email", **kept)
+    # One spelling per address before the provider is asked (emails.py): a look-alike of an address
+    # is that account, or refused at sign-up; a sign-in also tries an older account's own spelling.
     display_name = ""
     if action == "signup":
-        try:  # before the provider is asked: a bad name makes no account
+        try:  # a bad address or name makes no account
+            addresses = [emails.canonical(email)]
+            # No name given: the local part as typed (its letter case kept), which passed PRECIS above.
             display_name = people.clean_display_name(raw_name) if raw_name.strip() else people.name_from_email(email)
+        except emails.EmailError as exc:
+            return await _form(template, status=400, error=exc.message, field="email", **kept)
         except people.PersonError as exc:
             return await _form(template, status=400, error=exc.message, field=exc.field, **kept)
+    else:
+        addresses = emails.sign_in_forms(email)
+        if not addresses:
+            return await _form(template, status=400, error=emails.INVALID, field="email", **kept)
     services = app_services()
     identity = services.identity
     try:
         if action == "signup":
-            signed = await identity.sign_up(email, password)
+            signed = await identity.sign_up(addresses[0], password)
         else:
-            signed = await identity.sign_in(email, password)
+            signed = await _sign_in(identity, addresses, password)
     except AuthError as exc:
         return await _form(template, status=exc.status, error=exc.message, field=exc.field, **kept)
     old = session.get(TOKEN_KEY)
@@ -104,6 +111,16 @@ async def _submit(template: str, action: Literal["signup", "login"]) -> Response
     else:
         await profile_of(signed.identity)
     return redirect(_safe_next(next_url), 303)
+
+
+async def _sign_in(identity: IdentityProvider, addresses: list[str], password: str) -> SignedIn:
+    """Sign in under the first of ``addresses`` (``emails.sign_in_forms``) that takes the password."""
+    for address in addresses[:-1]:
+        try:
+            return await identity.sign_in(address, password)
+        except InvalidCredentials:
+            continue
+    return await identity.sign_in(addresses[-1], password)
 
 
 TEMPLATES = {"auth.signup_form": "auth/signup.html", "auth.login_form": "auth/login.html"}
