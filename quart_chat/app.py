@@ -15,6 +15,7 @@ from quart_chat.web import (
     chat_views,
     errors,
     live,
+    metrics_access,
     ops_views,
     people_views,
     routing,
@@ -59,4 +60,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
             app.asgi_app, mode="legacy", trusted_hops=settings.trusted_proxies
         )
+    # Outermost: the socket's own peer, before the proxy fix, for /metrics' "private network" rule.
+    app.asgi_app = metrics_access.RecordPeer(app.asgi_app)  # type: ignore[method-assign]
     return app
