@@ -20,7 +20,7 @@ import pytest
 
 from tests.support.backends import start_server
 from tests.support.http_user import RemoteUser, collect_rows, csrf_token, say
-from tests.support.server import ChatServer
+from tests.support.server import LIMITS_LIFTED, ChatServer
 
 pytestmark = pytest.mark.server
 
@@ -30,7 +30,8 @@ APP_PAGE = '<main class="card">'  # templates/errors/error.html, not Werkzeug's 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer]:
     """One local server for the module's tests (each signs up its own people)."""
-    srv = start_server(tmp_path_factory.mktemp("bad-input") / "data", {"CHAT_AUTH": "local", "CHAT_STORE": "sqlite"})
+    local = {"CHAT_AUTH": "local", "CHAT_STORE": "sqlite"}
+    srv = start_server(tmp_path_factory.mktemp("bad-input") / "data", local, **LIMITS_LIFTED)  # many sign-ups
     yield srv
     srv.kill()
     assert "Traceback" not in srv.log(), srv.log()

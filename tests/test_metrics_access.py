@@ -9,12 +9,14 @@ private address) the internet still is. With the token set, everyone must send i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.docker_engine import REPO
 from tests.support.nginx import running_nginx
 from tests.support.server import ChatServer
 
@@ -64,10 +66,7 @@ def test_by_default_loopback_is_served_and_forwarded_requests_are_not(start) -> 
     assert not served(metrics(server.base, forwarded_for=PUBLIC))
 
 
-def test_with_one_trusted_proxy_the_forwarded_client_decides_even_behind_beanstalks_nginx(
-    start, tmp_path: Path
-) -> None:
-    """CHAT_TRUSTED_PROXIES=1 as .ebextensions sets it; then the real .platform/nginx config in front."""
+def test_with_one_trusted_proxy_the_forwarded_client_decides(start) -> None:
     server = start(CHAT_TRUSTED_PROXIES="1")
     assert served(metrics(server.base, forwarded_for="10.1.2.3"))  # a scraper in the VPC, via nginx
     assert served(metrics(server.base))  # straight to the app, from loopback
@@ -75,11 +74,20 @@ def test_with_one_trusted_proxy_the_forwarded_client_decides_even_behind_beansta
     assert not served(metrics(server.base, forwarded_for=f"{PUBLIC}, 10.0.0.2"))  # browser, load balancer
     assert not served(metrics(server.base, forwarded_for="10.0.0.7, 10.0.0.2"))  # a private address spoofed
     assert not served(metrics(server.base, forwarded_for="unknown"))
+
+
+def test_behind_beanstalks_nginx_the_internet_is_refused(start, tmp_path: Path) -> None:
+    """The real .platform/nginx config in front, CHAT_TRUSTED_PROXIES as .ebextensions sets it."""
+    config = (REPO / ".ebextensions" / "02-environment.config").read_text()
+    hops = re.search(r"CHAT_TRUSTED_PROXIES: '(\d+)'", config).group(1)
+    server = start(CHAT_TRUSTED_PROXIES=hops)
     with running_nginx(tmp_path / "nginx", upstream=server.port) as (listen, _):
         via_nginx = f"http://127.0.0.1:{listen}"
         assert served(metrics(via_nginx))  # from the instance itself (a sidecar, the CloudWatch agent)
-        assert not served(metrics(via_nginx, forwarded_for=PUBLIC))  # what the load balancer passes on
-        assert not served(metrics(via_nginx, forwarded_for="10.0.0.7"))  # a client's own header
+        # What the load balancer passes on for a browser: the browser's own address.
+        assert not served(metrics(via_nginx, forwarded_for=PUBLIC))
+        # A client's own private-looking entries come on top of what the trusted hops add.
+        assert not served(metrics(via_nginx, forwarded_for=", ".join(["10.0.0.7"] * int(hops))))
 
 
 def test_a_token_is_asked_of_everyone_and_enough_from_anywhere(start) -> None:

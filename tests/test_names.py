@@ -81,6 +81,14 @@ async def test_look_alike_addresses_are_one_account_or_refused(server: ChatServe
         await http.aclose()
         assert response.status_code == 400, spelling
         assert says in response.text and "Signed in" not in response.text, spelling
+    # An internationalised address is one account in any of its spellings (NFC or not, U-label or xn--).
+    jorg = {"email": "J\u00d6RG@B\u00dcCHER.de", "password": "j's pass"}
+    response, http = await submit(server.base, "/signup", jorg)
+    await http.aclose()
+    assert response.status_code == 303
+    response, http = await submit(server.base, "/login", {**jorg, "email": "jo\u0308rg@xn--bcher-kva.de"})
+    assert response.status_code == 303 and await own_email(http) == "j\u00f6rg@b\u00fccher.de"
+    await http.aclose()
 
 
 async def test_names_that_vanish_or_reorder_are_refused_at_sign_up_and_in_settings(server: ChatServer) -> None:
