@@ -9,7 +9,18 @@ from quart import Quart
 from quart_chat import secret_key
 from quart_chat.services import Services, build_services
 from quart_chat.settings import Settings
-from quart_chat.web import auth_views, chat_views, live, ops_views, people_views, room_views, routing, security
+from quart_chat.web import (
+    auth_views,
+    chat_views,
+    errors,
+    live,
+    metrics_access,
+    ops_views,
+    people_views,
+    room_views,
+    routing,
+    security,
+)
 from quart_chat.web.context import EXTENSION_KEY
 from quart_chat.web.proxies import TrustedProxies
 
@@ -24,7 +35,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(days=settings.session_days),
-        MAX_CONTENT_LENGTH=64 * 1024,
+        MAX_CONTENT_LENGTH=errors.MAX_CONTENT_LENGTH,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.extensions[EXTENSION_KEY] = services or build_services(settings)
@@ -38,6 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         await app.extensions[EXTENSION_KEY].close()
 
     security.install(app)
+    errors.install(app)
     routing.install(app)  # before the blueprints: their rules use <room:...>
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(chat_views.bp)
@@ -48,4 +60,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if settings.trusted_proxies:
         # Behind Beanstalk's ALB and nginx: take scheme and client address from them alone (README).
         app.asgi_app = TrustedProxies(app.asgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
+    # Outermost: the socket's own peer, before the proxy fix, for /metrics' "private network" rule.
+    app.asgi_app = metrics_access.RecordPeer(app.asgi_app)  # type: ignore[method-assign]
     return app

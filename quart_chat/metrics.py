@@ -97,6 +97,9 @@ class TimedStore:
             self.metrics.messages_stored.inc()
         return message
 
+    def valid_cursor(self, cursor: str) -> bool:
+        return self.inner.valid_cursor(cursor)
+
     async def latest(self, room: str, limit: int) -> list[Message]:
         return await self._timed("latest", self.inner.latest(room, limit))
 

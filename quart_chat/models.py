@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +33,19 @@ class Message:
         return make_cursor(self.created_at, self.id)
 
 
+# What :func:`make_cursor` makes of a stored message: microseconds since 1970 as 17 ASCII digits
+# (``[0-9]``, never ``\d``: that would take "²" or "٣"), a dash, then the message id as the stores make
+# it: a SQLite rowid in decimal, or a Firestore document id of 32 lower-case hex digits. Each store
+# narrows the id further (``MessageStore.valid_cursor``).
+CURSOR = re.compile(r"([0-9]{17})-([0-9a-f]{1,32})")
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
 def make_cursor(created_at: datetime, message_id: str) -> str:
-    micros = int(created_at.timestamp() * 1_000_000)
+    micros = (created_at - EPOCH) // MICROSECOND  # exact, where a float timestamp would round far out
     return f"{micros:017d}-{message_id}"
 
 
@@ -41,15 +53,13 @@ ZERO_CURSOR = "00000000000000000-0"  # before every message: "nothing read yet",
 
 
 def parse_cursor(cursor: str) -> tuple[datetime, str]:
-    """Inverse of :func:`make_cursor`; raises ValueError on anything else."""
-    micros_text, sep, message_id = cursor.partition("-")
-    if not sep or not micros_text.isdigit() or len(micros_text) != 17 or not message_id:
-        raise ValueError(f"not a message cursor: {cursor[:40]!r}")
-    micros = int(micros_text)
-    created_at = datetime.fromtimestamp(micros // 1_000_000, UTC).replace(
-        microsecond=micros % 1_000_000
-    )
-    return created_at, message_id
+    """Inverse of :func:`make_cursor`; raises ValueError on anything it could not have made."""
+    match = CURSOR.fullmatch(cursor) if isinstance(cursor, str) else None
+    if match is None:
+        raise ValueError(f"not a message cursor: {str(cursor)[:40]!r}")
+    micros = int(match.group(1))  # at most 10**17 - 1 µs: the year 5138, well inside datetime's range
+    created_at = datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
+    return created_at, match.group(2)
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,22 @@ def number(low: float, high: float) -> Bounded:
 
 
 @dataclass(frozen=True, slots=True)
+class Token:
+    """A secret sent in a header: at least ``min_chars`` printable ASCII characters, no spaces."""
+
+    min_chars: int
+
+    def __call__(self, name: str, raw: str) -> str:
+        value = raw.strip()
+        if len(value) < self.min_chars or not all("!" <= c <= "~" for c in value):
+            raise SettingsError(
+                f"{name} must be at least {self.min_chars} printable ASCII characters without spaces "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+            )
+        return value
+
+
+@dataclass(frozen=True, slots=True)
 class OneOf:
     """One of a few lower-case words; the input's case and surrounding spaces do not matter."""
 
@@ -229,6 +245,8 @@ class Settings:
         doc="Seconds to drain on shutdown before sockets are cut.")
     trusted_proxies: int = setting("CHAT_TRUSTED_PROXIES", default=0, parse=whole(0, 10),
         doc="How many proxies' X-Forwarded-* headers to trust (2 on Beanstalk: the ALB and nginx).")
+    metrics_token: str | None = setting("CHAT_METRICS_TOKEN", default=None, parse=Token(16), secret=True,
+        doc="Bearer token /metrics asks of everyone when set; unset, it answers loopback and private networks only.")
     session_days: int = setting("CHAT_SESSION_DAYS", default=5, parse=whole(1, 14),
         doc="How long a sign-in lasts.")
     revocation_check_interval: float = setting("CHAT_REVOCATION_CHECK_INTERVAL", default=300.0, parse=number(1, 86400),

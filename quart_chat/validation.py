@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
+
+from quart_chat import visible_text
 
 ROOM_NAME = re.compile(r"[a-z0-9-]{1,32}")
 # The composer's one-time id (``rendering.new_client_id``: 16 random bytes, URL-safe base64).
@@ -35,8 +38,14 @@ class ChatFrame:
 TYPING, STOPPED = "typing", "stopped"
 
 
-def parse_frame(raw: str | bytes, max_chars: int, max_bytes: int | None = None) -> ChatFrame:
-    """Parse an hx-ws:send frame: htmx 4 ``{"message": .., "headers": {..}}`` or htmx 2 ``HEADERS``."""
+def parse_frame(raw: str | bytes | None, max_chars: int, max_bytes: int | None = None) -> ChatFrame:
+    """Parse an hx-ws:send frame: htmx 4 ``{"message": .., "headers": {..}}`` or htmx 2 ``HEADERS``.
+
+    Any frame at all is answered with a ChatFrame or a FrameError, never another exception: ``None``
+    is what Quart's ``websocket.receive()`` returns for an empty binary frame.
+    """
+    if raw is None:
+        raw = b""
     if max_bytes is not None and len(raw.encode() if isinstance(raw, str) else raw) > max_bytes:
         raise FrameError(f"Message too long: the limit is {max_chars} characters.")
     if isinstance(raw, bytes):
@@ -48,6 +57,8 @@ def parse_frame(raw: str | bytes, max_chars: int, max_bytes: int | None = None) 
         data = json.loads(raw)
     except ValueError:
         raise FrameError("That message could not be read (not JSON).") from None
+    except RecursionError:  # "[[[[..." thousands deep: our form sends one flat object
+        raise FrameError("That message could not be read (nested too deeply).") from None
     if not isinstance(data, dict):
         raise FrameError("That message could not be read (not a form).")
     if data.get("typing"):
@@ -72,11 +83,33 @@ def clean_client_id(value: object) -> str | None:
     return value
 
 
+NOT_TEXT = "That message could not be read (it is not valid Unicode text)."
+CONTROL = "That message contains control characters."
+BIDI = (
+    "That message contains text-direction controls (U+202A to U+202E or U+2066 to U+2069), "
+    "which can make it show something other than what it says."
+)
+INVISIBLE = "That message has no visible text: only spaces, fillers or zero-width characters."
+
+
 def clean_text(text: str, max_chars: int) -> str:
-    """The one rule for message text, whatever carried it (WebSocket frame or plain form POST)."""
-    text = text.replace("\r\n", "\n").strip()
+    """The one rule for message text, whatever carried it (WebSocket frame or plain form POST).
+
+    Stripped and in NFC (one spelling of each accented letter, so equal text is stored equal), at
+    most ``max_chars`` characters. Refused: lone surrogates, control characters but newline and
+    tab, bidi overrides/embeddings/isolates, and text that draws nothing. Text that merely contains
+    a zero-width joiner or a variation selector (``👩‍💻``, ``❤️``) is ordinary text and stays.
+    An empty result is not an error: an empty send is ignored.
+    """
+    if visible_text.has_surrogate(text):
+        raise FrameError(NOT_TEXT)
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n")).strip()
     if len(text) > max_chars:
         raise FrameError(f"Message too long: {len(text)} characters, the limit is {max_chars}.")
-    if any(ord(c) < 32 and c not in "\n\t" for c in text):
-        raise FrameError("That message contains control characters.")
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text):
+        raise FrameError(CONTROL)
+    if visible_text.has_bidi_control(text):
+        raise FrameError(BIDI)
+    if text and not visible_text.has_visible(text):
+        raise FrameError(INVISIBLE)
     return text

@@ -6,11 +6,14 @@ markers that tell the in-process tests from the ones that start real processes (
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from quart import Quart
 from quart.testing import QuartClient
 
@@ -26,6 +29,18 @@ from tests.support.tools import in_ci
 from tests.support.ws import RecordingWebsocket
 
 __all__ = ["auth_emulator", "auth_env", "firestore_emulator", "firestore_env"]  # shared, session-wide
+
+# Hypothesis: in CI a fixed seed (derandomize) and a bounded budget, so a run is reproducible and
+# its time known; on a developer's machine random examples (and its example database in .hypothesis/).
+# HYPOTHESIS_PROFILE picks one by name. The fuzz test scales its own budget from max_examples.
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, max_examples=100, deadline=None, database=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+hypothesis_settings.register_profile(
+    "dev", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if in_ci() else "dev"))
 
 ORIGIN = "http://localhost"
 # What a test needs beyond this process, as markers; each of them also marks the test "slow".

@@ -3,10 +3,12 @@
 import json
 import re
 
+import pytest
 from quart import Quart
 from quart.testing import QuartClient
 
 from quart_chat.web.context import app_services_of
+from quart_chat.web.metrics_access import is_internal
 from tests.conftest import User
 
 
@@ -16,7 +18,7 @@ def sample(text: str, name: str, labels: str = "") -> float:
 
 
 async def metrics_text(client: QuartClient) -> str:
-    response = await client.get("/metrics")
+    response = await client.get("/metrics", scope_base={"client": ("127.0.0.1", 50000)})  # served to loopback
     assert response.status_code == 200 and response.mimetype == "text/plain"
     return await response.get_data(as_text=True)
 
@@ -54,3 +56,31 @@ async def test_readyz_follows_the_store(client: QuartClient, app: Quart) -> None
     await app_services_of(app).store.close()
     response = await client.get("/readyz")
     assert response.status_code == 503 and (await response.get_json())["status"] == "not ready"
+
+
+# Who may read /metrics without a token (web/metrics_access.py); tests/test_metrics_access.py has the real server.
+@pytest.mark.parametrize(
+    ("peer", "chain", "hops", "internal"),
+    [
+        ("127.0.0.1", [], 0, True),
+        ("::1", [], 0, True),
+        ("10.0.0.5", [], 0, True),
+        ("192.168.1.20", [], 0, True),
+        ("fd00::1", [], 0, True),
+        ("8.8.8.8", [], 0, False),
+        (None, [], 0, False),  # no address at all (a Unix socket): nothing proven
+        ("127.0.0.1", ["10.0.0.1"], 0, False),  # a header from a hop nobody trusts
+        ("172.17.0.1", ["10.0.0.9"], 1, True),
+        ("172.17.0.1", ["8.8.8.8"], 1, False),
+        ("172.17.0.1", ["8.8.8.8", "172.31.0.2"], 1, False),
+        ("172.17.0.1", ["8.8.8.8", "172.31.0.2"], 2, False),  # the browser, even when both hops are trusted
+        ("172.17.0.1", ["10.0.0.8", "172.31.0.2"], 2, True),
+        ("8.8.8.8", ["10.0.0.9"], 1, False),  # a forged header straight to an exposed port
+        ("127.0.0.1", ["[::1]:443"], 1, True),
+        ("127.0.0.1", ["10.0.0.1:8080"], 1, True),
+        ("127.0.0.1", ["::ffff:8.8.8.8"], 1, False),
+        ("127.0.0.1", [""], 1, False),
+    ],
+)
+def test_the_rule(peer: str | None, chain: list[str], hops: int, internal: bool) -> None:
+    assert is_internal(peer, chain, hops) is internal

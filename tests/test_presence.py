@@ -172,6 +172,7 @@ async def test_a_flood_of_typing_notices_is_dropped_quietly_past_the_rate_limit(
         await watch.until(lambda: "still heard" in "".join(watch.frames))
         assert sum(d.get("kind") == "typing" for d in heard) == 3  # the burst, then dropped
         assert 'hx-target="#composer-error"' not in "".join(watch.frames)  # quietly
-        metrics = await (await ada.client.get("/metrics")).get_data(as_text=True)
+        loopback = {"client": ("127.0.0.1", 50000)}  # /metrics answers loopback (web/metrics_access.py)
+        metrics = await (await ada.client.get("/metrics", scope_base=loopback)).get_data(as_text=True)
         assert 'chat_messages_refused_total{reason="typing_rate_limited"} 17.0' in metrics
         await watch.close()

@@ -12,6 +12,7 @@ from quart_chat.settings import (
     Setting,
     Settings,
     SettingsError,
+    Token,
     flag,
     origins,
     path,
@@ -82,6 +83,8 @@ def example(declaration: Setting) -> tuple[str, object]:
         return " https://a.example/ ,https://b.example", ("https://a.example", "https://b.example")
     if parse is path:
         return "/srv/somewhere", Path("/srv/somewhere")
+    if isinstance(parse, Token):
+        return " " + "t" * parse.min_chars + " ", "t" * parse.min_chars
     assert parse is text, f"no example for {declaration.label}"
     return "some-value", "some-value"
 
@@ -102,6 +105,8 @@ def bad_values(declaration: Setting) -> list[str]:
         return ["neither"]
     if parse is flag:
         return ["maybe"]
+    if isinstance(parse, Token):
+        return ["t" * (parse.min_chars - 1), "t" * parse.min_chars + " t", "t" * parse.min_chars + "é"]
     return []
 
 

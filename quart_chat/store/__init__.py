@@ -47,6 +47,14 @@ class MessageStore(Protocol):
         """
         ...
 
+    def valid_cursor(self, cursor: str) -> bool:
+        """Is ``cursor`` one this store could have made (``Message.cursor``)? No I/O.
+
+        ``before`` and ``after`` raise ValueError for any other; a view asks first, so a bad
+        cursor from a browser is its 400 (or, on the socket, no cursor) and never a failed read.
+        """
+        ...
+
     async def latest(self, room: str, limit: int) -> list[Message]:
         """The newest ``limit`` messages, oldest first."""
         ...

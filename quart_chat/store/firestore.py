@@ -41,7 +41,8 @@ from quart_chat.store import StoreError
 from quart_chat.store.firestore_rooms import FirestoreRooms
 
 WHAT = "the Firestore message store (CHAT_STORE=firestore)"
-_CURSOR_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+# The ids this store makes (``new_id``, ``id_for``), and "0", the page's "from the start".
+_CURSOR_ID = re.compile(r"0|[0-9a-f]{32}")
 _ROOM_FORBIDDEN = re.compile(r"/|^\.\.?$|^__.*__$")
 
 
@@ -126,6 +127,13 @@ class FirestoreStore(FirestoreRooms, FirestoreComponent):
             .order_by("created_at", direction=direction)
             .order_by("__name__", direction=direction)
         )
+
+    def valid_cursor(self, cursor: str) -> bool:
+        try:
+            self._cursor(cursor)
+        except ValueError:
+            return False
+        return True
 
     @staticmethod
     def _cursor(cursor: str) -> dict[str, Any]:

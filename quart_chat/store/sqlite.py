@@ -125,6 +125,13 @@ class SqliteStore(SqliteRooms, sqlite_db.SqliteFile):
     def closed_error(self) -> Exception:
         return StoreError("the message store is not open")
 
+    def valid_cursor(self, cursor: str) -> bool:
+        try:
+            _cursor_id(cursor)
+        except ValueError:
+            return False
+        return True
+
     async def add(
         self,
         room: str,

@@ -9,6 +9,7 @@ than one who is :data:`~quart_chat.store.UNREAD_CAP` behind.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import UTC, datetime
 from typing import Any
@@ -25,10 +26,14 @@ FROM (SELECT 1) LEFT JOIN (SELECT id, created_us FROM messages WHERE room = ?1 O
 _MEMBERSHIP = "uid, place, partner, read_cursor"  # constant: no input reaches the SQL text
 
 
+_ROWID = re.compile(r"0|[1-9][0-9]{0,18}")  # str() of a rowid (0 is the page's "from the start")
+_MAX_ROWID = 2**63 - 1
+
+
 def cursor_id(cursor: str) -> int:
-    """The message id inside a SQLite cursor; ValueError for anything else."""
+    """The rowid in a cursor this store made; ValueError for any other (never an OverflowError)."""
     _, message_id = parse_cursor(cursor)
-    if not message_id.isdigit():
+    if not _ROWID.fullmatch(message_id) or int(message_id) > _MAX_ROWID:
         raise ValueError(f"not a SQLite message cursor: {cursor[:40]!r}")
     return int(message_id)
 

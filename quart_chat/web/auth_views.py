@@ -17,32 +17,27 @@ from typing import Literal
 
 from quart import Blueprint, current_app, redirect, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from quart_chat import notices, people
-from quart_chat.auth import AuthError, AuthUnavailable, IdentityProvider
+from quart_chat import emails, notices, people
+from quart_chat.auth import AuthError, AuthUnavailable, IdentityProvider, InvalidCredentials, SignedIn
 from quart_chat.auth.hashing import first_in_line
 from quart_chat.close_codes import Close
 from quart_chat.web import devices
 from quart_chat.web.context import app_services
-from quart_chat.web.security import TOKEN_KEY, csrf_ok, current_identity, profile_of
+from quart_chat.web.errors import TOO_LARGE, page_for
+from quart_chat.web.security import TOKEN_KEY, csrf_ok, current_identity, profile_of, return_path
 
 bp = Blueprint("auth", __name__)
 
-MAX_EMAIL = 254
 MAX_PASSWORD = 1024
 FORM_EXPIRED = "This form expired. Please try again."
+PASSWORD_TOO_LONG = f"A password has at most {MAX_PASSWORD} characters."
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths to rooms, conversations, settings and people's cards; else the default room."""
-    if (
-        target
-        and (target.startswith(("/rooms/", "/dm/", "/people/")) or target == "/settings")
-        and "//" not in target
-        and "\\" not in target
-    ):
-        return target
-    return url_for("chat.room", room="general")
+    """A page of ours for signed-in people (see ``return_path``); anything else goes to the default room."""
+    return return_path(target) or url_for("chat.room", room="general")
 
 
 async def _sign_out(identity: IdentityProvider, token: str) -> None:
@@ -95,26 +90,36 @@ async def _submit(template: str, action: Literal["signup", "login"]) -> Response
         return await _form(template, status=400, error=FORM_EXPIRED, **kept)
     if not email or not password:
         return await _form(template, status=400, error="Enter your email and a password.", **kept)
-    if len(email) > MAX_EMAIL or "@" not in email or len(password) > MAX_PASSWORD:
-        return await _form(template, status=400, error="Enter a valid email address.", **kept)
+    if len(password) > MAX_PASSWORD:
+        return await _form(template, status=400, error=PASSWORD_TOO_LONG, field="password", **kept)
+    # One spelling per address before the provider is asked (emails.py): a look-alike of an address
+    # is that account, or refused at sign-up; a sign-in also tries an older account's own spelling.
     display_name = ""
     if action == "signup":
-        try:  # before the provider is asked: a bad name makes no account
+        try:  # a bad address or name makes no account
+            addresses = [emails.canonical(email)]
+            # No name given: the local part as typed (its letter case kept), which passed PRECIS above.
             display_name = people.clean_display_name(raw_name) if raw_name.strip() else people.name_from_email(email)
+        except emails.EmailError as exc:
+            return await _form(template, status=400, error=exc.message, field="email", **kept)
         except people.PersonError as exc:
             return await _form(template, status=400, error=exc.message, field=exc.field, **kept)
+    else:
+        addresses = emails.sign_in_forms(email)
+        if not addresses:
+            return await _form(template, status=400, error=emails.INVALID, field="email", **kept)
     services = app_services()
     identity = services.identity
     address = request.remote_addr  # the browser's, with the right CHAT_TRUSTED_PROXIES (README)
-    known = devices.knows(email)  # this browser signed in to this account before: first in line for a hash
+    known = devices.knows(addresses[0])  # this browser signed in to this account before: first in line for a hash
     try:
         with first_in_line(known):
-            async with services.sign_in.attempt(email, address, trusted=known):
+            async with services.sign_in.attempt(addresses[0], address, trusted=known):
                 if action == "signup":
                     await services.sign_in.sign_up(address)
-                    signed = await identity.sign_up(email, password)
+                    signed = await identity.sign_up(addresses[0], password)
                 else:
-                    signed = await identity.sign_in(email, password)
+                    signed = await _sign_in(identity, addresses, password)
     except AuthError as exc:
         if exc.status == 429:
             current_app.logger.warning("%s throttled for %s s", action, exc.retry_after)
@@ -137,8 +142,30 @@ async def _submit(template: str, action: Literal["signup", "login"]) -> Response
     else:
         await profile_of(signed.identity)
     response = redirect(_safe_next(next_url), 303)
-    devices.remember(response, email)
+    devices.remember(response, addresses[0])
     return response
+
+
+async def _sign_in(identity: IdentityProvider, addresses: list[str], password: str) -> SignedIn:
+    """Sign in under the first of ``addresses`` (``emails.sign_in_forms``) that takes the password."""
+    for address in addresses[:-1]:
+        try:
+            return await identity.sign_in(address, password)
+        except InvalidCredentials:
+            continue
+    return await identity.sign_in(addresses[-1], password)
+
+
+TEMPLATES = {"auth.signup_form": "auth/signup.html", "auth.login_form": "auth/login.html"}
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+async def form_too_large(exc: RequestEntityTooLarge) -> ResponseReturnValue:
+    """A form body over MAX_CONTENT_LENGTH: the form again, saying so (it could not be read, so it is empty)."""
+    template = TEMPLATES.get(request.endpoint or "")
+    if template is None:
+        return await page_for(exc)
+    return await _form(template, status=413, error=TOO_LARGE)
 
 
 @bp.route("/signup", methods=["GET", "POST"])

@@ -9,13 +9,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from markupsafe import Markup
-from quart import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from quart import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
 from quart_chat import membership
 from quart_chat.limits import seconds
 from quart_chat.messaging import SendingTooFast, profiles_for, send_message
-from quart_chat.models import Message, parse_cursor
+from quart_chat.models import Message
 from quart_chat.places import Place
 from quart_chat.rendering import ZERO_CURSOR, new_client_id
 from quart_chat.rows import rows_of
@@ -36,14 +36,6 @@ async def index() -> ResponseReturnValue:
     return redirect(url_for("auth.login_form"), 303)
 
 
-def _cursor_arg(name: str) -> str:
-    """A message cursor from the query string: 400 when it is missing or malformed."""
-    value = request.args.get(name, "")
-    try:
-        parse_cursor(value)
-    except ValueError:
-        abort(400)
-    return value
 
 
 async def _error(title: str, message: str, status: int) -> ResponseReturnValue:
@@ -77,6 +69,7 @@ async def _page_of_rows(read: list[Message], page: int) -> dict[str, Any]:
 
 
 HISTORY_UNAVAILABLE = ("Unavailable", "Chat history is unavailable right now.", 503)
+BAD_HISTORY_LINK = ("Bad link", "That link to older messages is not one this chat made. Go back to the room.", 400)
 
 
 @place_route(bp, "", "room", methods=["GET"])
@@ -114,8 +107,10 @@ async def room(place: Place) -> ResponseReturnValue:
 @place_route(bp, "/history", "history", methods=["GET"])
 async def history(place: Place) -> ResponseReturnValue:
     """Older messages before a cursor: a fragment for htmx, a full page without it."""
-    before = _cursor_arg("before")
     services = app_services()
+    before = request.args.get("before", "")
+    if not services.store.valid_cursor(before):  # only what a room page rendered; else 400, never a read
+        return await _error(*BAD_HISTORY_LINK)
     page = services.settings.history_page_size
     try:
         shown = await _page_of_rows(await services.store.before(place.key, before, page + 1), page)

@@ -38,7 +38,7 @@ from quart_chat.live_protocol import (
 from quart_chat.live_reader import Answer, FrameReader, Hangup, Notice, Post
 from quart_chat.membership import entries_for
 from quart_chat.messaging import SendingTooFast, read_for, send_message
-from quart_chat.models import Identity, parse_cursor
+from quart_chat.models import Identity
 from quart_chat.places import Place
 from quart_chat.profiles import ProfileError
 from quart_chat.rendering import ZERO_CURSOR, new_client_id
@@ -113,9 +113,10 @@ async def _place_socket(page: str, *, room: str | None = None, handle: str | Non
         await _refuse(signed_out(services.renderer, login_href, "not signed in"))
         return
     after = websocket.args.get("after", ZERO_CURSOR)
-    try:
-        parse_cursor(after)
-    except ValueError:
+    if not services.store.valid_cursor(after):
+        # Not a cursor a page of ours rendered: answered as a page without one (catch-up from the
+        # start, or the latest page past CHAT_CATCHUP_LIMIT), never a failed store read.
+        log.info("ignoring a bad after= cursor uid=%s page=%s", me.uid, page)
         after = ZERO_CURSOR
     try:
         # Made here if new: others see this name in "here now" and "is typing…"; rows use its zone.

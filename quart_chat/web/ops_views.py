@@ -1,12 +1,13 @@
-"""Operator endpoints: liveness and readiness."""
+"""Operator endpoints: liveness, readiness and metrics (the last for the operator alone: metrics_access)."""
 
 from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from quart import Blueprint, Response, current_app, jsonify
+from quart import Blueprint, Response, current_app, jsonify, request
 from quart.typing import ResponseReturnValue
 
 from quart_chat.store import StoreError
+from quart_chat.web import metrics_access
 from quart_chat.web.context import app_services
 
 bp = Blueprint("ops", __name__)
@@ -40,9 +41,14 @@ async def readyz() -> ResponseReturnValue:
 
 @bp.get("/metrics")
 async def metrics() -> ResponseReturnValue:
-    """Prometheus text format: connections, message flow, slow consumers, latencies."""
-    registry = app_services().metrics.registry
-    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    """Prometheus text format: connections, message flow, slow consumers, latencies; 403 for outsiders."""
+    services = app_services()
+    settings = services.settings
+    refused = metrics_access.refusal(request, settings.metrics_token, settings.trusted_proxies)
+    if refused is not None:
+        current_app.logger.info("refused /metrics to %s", request.remote_addr)
+        return Response(refused, status=403, content_type="text/plain; charset=utf-8")
+    return Response(generate_latest(services.metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
 
 @bp.get("/favicon.ico")

@@ -11,10 +11,12 @@ from zoneinfo import ZoneInfo
 
 from quart import Blueprint, current_app, flash, get_flashed_messages, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from quart_chat import people
 from quart_chat.profiles import HandleTaken, ProfileChanges, ProfileError
 from quart_chat.web.context import app_services
+from quart_chat.web.errors import TOO_LARGE, page_for
 from quart_chat.web.security import csrf_ok, current_profile, current_user, login_required
 
 bp = Blueprint("people", __name__)
@@ -41,6 +43,16 @@ async def profiles_unavailable(exc: ProfileError) -> ResponseReturnValue:
     """Any page whose profile read or write fails: a 503 that says what is wrong, never a 500."""
     current_app.logger.error("profile store failed: %s", exc)
     return await _error_page("Unavailable", PROFILES_UNAVAILABLE, 503)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+async def form_too_large(exc: RequestEntityTooLarge) -> ResponseReturnValue:
+    """A settings form over MAX_CONTENT_LENGTH: the form again with the saved values, saying so."""
+    if request.endpoint != "people.save_settings":
+        return await page_for(exc)
+    profile = current_profile()
+    values = {field: getattr(profile, field) for field in FIELDS}
+    return await _settings_page(values, errors={"form": TOO_LARGE}, status=413)
 
 
 async def _settings_page(

@@ -8,14 +8,16 @@ reads who is looking from ``g.user`` (typed: :func:`current_user`).
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from functools import wraps
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from quart import Quart, Response, current_app, g, has_websocket_context, redirect, request, session, url_for
 from quart.typing import ResponseReturnValue
 from quart.wrappers import BaseRequestWebsocket
+from werkzeug.exceptions import HTTPException
 
 from quart_chat import people
 from quart_chat.auth import AuthUnavailable
@@ -131,18 +133,52 @@ def login_required(view: View) -> View:
     async def signed_in_view(*args: object, **kwargs: object) -> ResponseReturnValue:
         identity = await current_identity()
         if identity is None:
-            place = request.view_args or {}
-            if place.get("room"):
-                back = url_for("chat.room", room=place["room"])
-            elif place.get("handle") and request.path.startswith("/dm/"):
-                back = url_for("chat.room_dm", handle=place["handle"])
-            else:
-                back = request.path
+            back = _come_back_to(request.endpoint or "", request.view_args or {}) or request.path
             return redirect(url_for("auth.login_form", next=back), 303)
         g.profile = await profile_of(identity)
         return await view(*args, **kwargs)
 
+    signed_in_view.login_required = True  # type: ignore[attr-defined]  # what return_path looks for
     return signed_in_view
+
+
+def _come_back_to(endpoint: str, args: Mapping[str, object]) -> str:
+    """The page a visitor sent to log in from ``endpoint`` returns to: the room (or the conversation)
+    for any of a place's URLs (a history fragment or a form post is not a page to come back to)."""
+    room, handle = args.get("room"), args.get("handle")
+    if room:
+        return url_for("chat.room", room=room)
+    if handle and endpoint.startswith("chat.") and endpoint.endswith("_dm"):
+        return url_for("chat.room_dm", handle=handle)
+    return url_for(endpoint, **args)
+
+
+# Characters of an absolute path (RFC 3986 pchar and "/"): no query, fragment, space or control.
+_PATH = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*")
+
+
+def return_path(target: object) -> str | None:
+    """Where to send someone after signing in, if ``target`` (the form's ``next``) is a page of ours.
+
+    Only a path this app routes to a page for signed-in people (a ``@login_required`` view, which
+    is what sends visitors here with a ``next``), rebuilt by ``url_for``: never another site, a
+    header-breaking character (CR, LF, NUL: the redirect would fail after the session was made),
+    or an unknown path. None for anything else; the caller then picks the default room.
+    """
+    if not isinstance(target, str) or len(target) > 2048 or not _PATH.fullmatch(target):
+        return None
+    if target.startswith("//") or urlsplit(target).netloc:
+        return None
+    path = unquote(target, errors="strict") if "%" in target else target
+    if any(not c.isprintable() for c in path):
+        return None
+    try:
+        endpoint, args = current_app.url_map.bind("localhost").match(path, method="GET")
+    except (HTTPException, UnicodeDecodeError):  # no such page (404/405), a redirect, bad escapes
+        return None
+    if not getattr(current_app.view_functions.get(endpoint), "login_required", False):
+        return None
+    return _come_back_to(endpoint, args)
 
 
 async def profile_of(identity: Identity) -> Profile:

@@ -80,6 +80,28 @@ class StoreContract:
         with pytest.raises(ValueError):
             await store.after("r", "not-a-cursor", 10)
 
+    async def test_only_cursors_it_made_are_valid_and_others_never_reach_a_query(self, store: MessageStore) -> None:
+        """Issue 12: a cursor of the right outline but not this store's (an id of letters, one too big
+        for SQLite, a Firestore-shaped one) was a 500 from the query; ``valid_cursor`` says so first."""
+        sent = await store.add("r", "u", "x", "only")
+        zero = make_cursor(datetime(1970, 1, 1, tzinfo=UTC), "0")
+        assert store.valid_cursor(sent.cursor) and store.valid_cursor(zero)
+        at = sent.created_at
+        others = [
+            make_cursor(at, "abc"),  # neither a rowid nor a document id
+            make_cursor(at, "9" * 20),  # past SQLite's 64-bit rowids
+            make_cursor(at, "-1"),
+            make_cursor(at, "\u00b2"),  # a superscript two
+            make_cursor(at, "0042"),  # no store writes leading zeros
+            make_cursor(at, "a" * 31),
+            "not-a-cursor",
+        ]
+        for cursor in others:
+            assert not store.valid_cursor(cursor), cursor
+            for read in (store.before, store.after):
+                with pytest.raises(ValueError):
+                    await read("r", cursor, 10)
+
     async def test_retried_add_with_the_same_id_lands_once(self, store: MessageStore) -> None:
         first = await store.add("r", "u", "x", "once", message_id="client-abc")
         again = await store.add("r", "u", "x", "once", message_id="client-abc")
