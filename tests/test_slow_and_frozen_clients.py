@@ -54,6 +54,7 @@ async def test_a_client_that_stops_reading_is_dropped_within_the_send_timeout(tm
         CHAT_MAX_MESSAGE_CHARS="30000",  # big rows fill the buffers in few messages
         CHAT_RATE_LIMIT_BURST="100000",  # ada floods on purpose; the limit is not what is tested
         CHAT_RATE_LIMIT_PER_MINUTE="100000",
+        CHAT_FRAMES_PER_MINUTE="100000",
     ).start()
     try:
         ada, bob, mallory = await signed_up(server, "ada", "bob", "mallory")
