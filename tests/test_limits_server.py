@@ -22,9 +22,9 @@ from websockets.exceptions import ConnectionClosed
 
 from quart_chat.auth import EmailTaken
 from tests.support.backends import start_server
-from tests.support.http_user import RemoteUser, csrf_token, say
+from tests.support.http_user import RemoteUser, csrf_token, read_until_closed, say, submit
 from tests.support.live_page import store_order
-from tests.support.server import ChatServer
+from tests.support.server import ChatServer, metric, until_metric
 
 pytestmark = pytest.mark.server
 
@@ -49,29 +49,9 @@ async def user(base: str, email: str, address: str | None = None) -> RemoteUser:
     return from_address(RemoteUser(base, email), address)
 
 
-async def submit(who: RemoteUser, path: str, email: str, password: str) -> httpx.Response:
-    page = await who.http.get(path)
-    token = csrf_token(page.text, f"{path}: {page.status_code}")
-    return await who.http.post(path, data={"email": email, "password": password, "csrf_token": token})
-
-
 def form_error(body: str) -> str:
     match = re.search(r'id="form-error">(.*?)</p>', body)
     return match.group(1) if match else ""
-
-
-async def metric(base: str, line: str) -> float:
-    """One sample of /metrics (0 if absent): e.g. ``chat_messages_received_total``."""
-    async with httpx.AsyncClient(timeout=5) as http:
-        text = (await http.get(base + "/metrics")).text
-    match = re.search(rf"^{re.escape(line)} (\S+)$", text, re.M)
-    return float(match.group(1)) if match else 0.0
-
-
-async def until_metric(base: str, line: str, at_least: float, timeout: float = 15.0) -> None:
-    async with asyncio.timeout(timeout):
-        while await metric(base, line) < at_least:
-            await asyncio.sleep(0.05)
 
 
 # --- finding 1: password guessing and the hashing DoS --------------------------------------------
@@ -187,7 +167,7 @@ async def test_sign_up_for_a_taken_address_confirms_nothing_and_with_its_passwor
 async def test_ten_sockets_of_one_person_share_one_message_limit(server: ChatServer) -> None:
     """Before: 50 sockets of one user stored 500 messages in 2 s. Now the person's burst (10) and rate."""
     ada = await (await user(server.base, "ten-sockets@example.com")).sign_up()
-    received = await metric(server.base, "chat_messages_received_total")
+    received = metric(server, "chat_messages_received_total")
     try:
         async with contextlib.AsyncExitStack() as tabs:
             # Frames are left unread here: an unbounded client queue, so the clients still read the close.
@@ -227,18 +207,6 @@ def capped(tmp_path: Path) -> Iterator[ChatServer]:
     srv = ChatServer(tmp_path / "data", CHAT_MAX_SOCKETS_PER_PERSON="5").start()
     yield srv
     srv.kill()
-
-
-async def read_until_closed(ws: ClientConnection, within: float = 10.0) -> tuple[int, str, list[str]]:
-    """Every frame until the server closes the socket, with its close code and reason."""
-    frames: list[str] = []
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                frames.append(str(await ws.recv()))
-    except ConnectionClosed as closed:
-        assert closed.rcvd is not None, "the server did not close the socket"
-        return closed.rcvd.code, closed.rcvd.reason, frames
 
 
 async def test_ten_sockets_of_one_person_past_the_cap_are_refused_1008_with_a_reason(capped: ChatServer) -> None:

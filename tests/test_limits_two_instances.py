@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.http_user import RemoteUser, say
+from tests.support.http_user import RemoteUser, read_until_closed, say, submit
 from tests.support.live_page import store_order
 from tests.support.redis_server import RedisServer
-from tests.support.server import ChatServer, start_all
-from tests.test_limits_server import read_until_closed, submit, until_metric
+from tests.support.server import ChatServer, running, until_metric
 
 pytestmark = pytest.mark.server
 
@@ -27,13 +26,8 @@ pytestmark = pytest.mark.server
 @pytest.fixture
 def pair(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[ChatServer, ChatServer]]:
     env = {"CHAT_HUB": "redis", "CHAT_REDIS_URL": redis_server.url, "CHAT_MAX_SOCKETS_PER_PERSON": "4"}
-    one, two = ChatServer(tmp_path / "data", **env), ChatServer(tmp_path / "data", **env)
-    try:
-        start_all(one, two)
+    with running(ChatServer(tmp_path / "data", **env), ChatServer(tmp_path / "data", **env)) as (one, two):
         yield one, two
-    finally:
-        one.kill()
-        two.kill()
 
 
 async def test_one_persons_sockets_and_posts_on_two_instances_share_one_limit(

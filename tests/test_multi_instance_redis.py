@@ -24,7 +24,7 @@ from tests.support.http_user import RemoteUser, closed_with, collect_rows, say
 from tests.support.live_page import Tab, store_order, until_pages_hold, until_stored
 from tests.support.net import until
 from tests.support.redis_server import RedisServer
-from tests.support.server import ChatServer, start_all
+from tests.support.server import ChatServer, running
 
 pytestmark = pytest.mark.server
 
@@ -36,14 +36,9 @@ FAST = {"CHAT_MESSAGES_PER_MINUTE": "60000", "CHAT_MESSAGE_BURST": "1000", "CHAT
 @pytest.fixture
 def instances(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[ChatServer, ChatServer]]:
     env = {"CHAT_HUB": "redis", "CHAT_REDIS_URL": redis_server.url}  # no CHAT_SECRET_KEY: the folder's
-    one = ChatServer(tmp_path / "data", **env, **FAST)
-    two = ChatServer(tmp_path / "data", **env, **FAST)
-    try:
-        start_all(one, two)
+    env |= FAST
+    with running(ChatServer(tmp_path / "data", **env), ChatServer(tmp_path / "data", **env)) as (one, two):
         yield one, two
-    finally:
-        one.kill()
-        two.kill()
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.hostile_clients import close_code_from, metric, open_raw_socket, peak_rss_mib
+from tests.support.hostile_clients import close_code_from, open_raw_socket, peak_rss_mib
 from tests.support.http_user import RemoteUser, closed_with, collect_rows, say
-from tests.support.server import ChatServer
+from tests.support.server import ChatServer, metric
 
 pytestmark = pytest.mark.server
 

@@ -17,14 +17,13 @@ import pytest
 from tests.support.hostile_clients import (
     FrozenClient,
     kernel_send_buffer_max,
-    metric,
     open_unread_socket,
     rss_mib,
 )
 from tests.support.http_user import RemoteUser
 from tests.support.live_page import Tab
 from tests.support.net import until
-from tests.support.server import ChatServer
+from tests.support.server import ChatServer, metric
 
 pytestmark = pytest.mark.server
 

@@ -16,14 +16,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import CloseConnection
 
@@ -124,13 +122,6 @@ def kernel_send_buffer_max() -> int:
     """How far Linux may grow a TCP socket's send buffer (``tcp_wmem``'s maximum), in bytes: what a
     server can write to a client that reads nothing before its writes stop completing."""
     return int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
-
-
-def metric(server: ChatServer, name: str, labels: str = "") -> float:
-    """One sample of the server's /metrics (0 when absent, as Prometheus counters start)."""
-    text = httpx.get(server.base + "/metrics", timeout=5).text
-    match = re.search(rf"^{re.escape(name)}{re.escape(labels)} ([0-9.e+-]+)$", text, re.M)
-    return float(match.group(1)) if match else 0.0
 
 
 def rss_mib(pid: int, field: str = "VmRSS") -> float:

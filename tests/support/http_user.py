@@ -111,8 +111,8 @@ async def collect_rows(ws: ClientConnection, until: int, timeout: float = 10.0) 
     return got
 
 
-async def closed_with(ws: ClientConnection, within: float) -> tuple[int, str]:
-    """Read until the server closes the socket; its close code and everything it sent last."""
+async def read_until_closed(ws: ClientConnection, within: float = 10.0) -> tuple[int, str, list[str]]:
+    """Every frame until the server closes the socket, with its close code and reason."""
     frames: list[str] = []
     try:
         async with asyncio.timeout(within):
@@ -120,4 +120,17 @@ async def closed_with(ws: ClientConnection, within: float) -> tuple[int, str]:
                 frames.append(str(await ws.recv()))
     except ConnectionClosed as closed:
         assert closed.rcvd is not None, "the server did not close the socket"
-        return closed.rcvd.code, "".join(frames[-3:])
+        return closed.rcvd.code, closed.rcvd.reason, frames
+
+
+async def closed_with(ws: ClientConnection, within: float) -> tuple[int, str]:
+    """Read until the server closes the socket; its close code and everything it sent last."""
+    code, _, frames = await read_until_closed(ws, within)
+    return code, "".join(frames[-3:])
+
+
+async def submit(who: RemoteUser, path: str, email: str, password: str) -> httpx.Response:
+    """Fill in and post a sign-up or log-in form (``path``) as ``who``, with the page's CSRF token."""
+    page = await who.http.get(path)
+    token = csrf_token(page.text, f"{path}: {page.status_code}")
+    return await who.http.post(path, data={"email": email, "password": password, "csrf_token": token})

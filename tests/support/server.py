@@ -7,11 +7,15 @@ process id; its log is kept for the failure message.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -106,6 +110,17 @@ class ChatServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+@contextmanager
+def running(*servers: ChatServer, timeout: float = 30.0) -> Iterator[tuple[ChatServer, ...]]:
+    """Boot several servers at once (:func:`start_all`) and kill them all on the way out."""
+    start_all(*servers, timeout=timeout)
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.kill()
+
+
 def start_all(*servers: ChatServer, timeout: float = 30.0) -> tuple[ChatServer, ...]:
     """Boot several servers at once (a cold start costs seconds each); kill them all if one fails."""
     try:
@@ -118,3 +133,21 @@ def start_all(*servers: ChatServer, timeout: float = 30.0) -> tuple[ChatServer, 
             server.kill()
         raise
     return servers
+
+
+def sample(metrics_text: str, name: str, labels: str = "") -> float:
+    """One sample of Prometheus text (0 when absent, as counters start): ``name{labels} value``."""
+    match = re.search(rf"^{re.escape(name)}{re.escape(labels)} ([0-9.e+-]+)$", metrics_text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def metric(server: ChatServer, name: str, labels: str = "") -> float:
+    """One sample of the server's /metrics, read now (the test runs on loopback, which /metrics serves)."""
+    return sample(httpx.get(server.base + "/metrics", timeout=5).text, name, labels)
+
+
+async def until_metric(base: str, name: str, at_least: float, timeout: float = 15.0) -> None:
+    """Wait until a sample of the server at ``base`` reaches ``at_least``."""
+    async with httpx.AsyncClient(timeout=5) as http, asyncio.timeout(timeout):
+        while sample((await http.get(base + "/metrics")).text, name) < at_least:
+            await asyncio.sleep(0.05)
