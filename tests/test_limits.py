@@ -12,6 +12,7 @@ from quart_chat.limits import Backoff, Rate, gcra, seconds
 from quart_chat.limits.memory import MemoryLimiter
 from quart_chat.limits.redis import RedisLimiter
 from tests.contracts.limiter_contract import BACKOFF, RATE, Clock, LimiterContract, OpenPair
+from tests.support.net import until
 from tests.support.redis_server import RedisServer
 
 
@@ -24,6 +25,23 @@ class TestMemoryLimiter(LimiterContract):
             yield limiter, limiter
 
         return open_pair
+
+    async def test_a_running_limiter_renews_its_leases_so_a_long_open_socket_keeps_counting(self) -> None:
+        """The socket cap on the memory hub: a lease lives LEASE_TTL (20 s) unless renewed, and nothing
+        but the limiter's own timer renews it, so without the timer every cap lapsed after 20 s."""
+        clock = Clock()
+        limiter = MemoryLimiter(clock, renew_every=0.01)
+        await limiter.start()
+        try:
+            assert await limiter.hold("sockets:ada", "tab-1", cap=1)
+            clock.advance(15)
+            await until(lambda: limiter.renewed_at == clock.now, what="a renewal")
+            clock.advance(15)  # 30 s after the hold, 15 s after the renewal: still held
+            assert not await limiter.hold("sockets:ada", "tab-2", cap=1)
+            limiter.release("sockets:ada", "tab-1")
+            assert await limiter.hold("sockets:ada", "tab-2", cap=1)
+        finally:
+            await limiter.close()
 
     async def test_a_flood_of_new_keys_keeps_at_most_max_keys(self) -> None:
         limiter = MemoryLimiter(Clock(), max_keys=100)

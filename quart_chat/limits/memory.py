@@ -2,17 +2,21 @@
 
 Bounded: at most ``max_keys`` rate and back-off entries, the least recently touched dropped
 first, expired ones as they are met (a flood of new addresses or emails costs bounded memory,
-not a growing table). Leases are bounded by the sockets that hold them.
+not a growing table). Leases are bounded by the sockets that hold them, and renewed every
+``LEASE_RENEW`` seconds while the limiter runs, as the Redis limiter renews its own: a socket open
+longer than ``LEASE_TTL`` keeps counting against its person's cap.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 
-from quart_chat.limits import LEASE_TTL, Backoff, Rate, gcra
+from quart_chat.limits import LEASE_RENEW, LEASE_TTL, Backoff, Rate, gcra
 
 MAX_KEYS = 50_000
 
@@ -26,17 +30,32 @@ class _Entry:
 
 
 class MemoryLimiter:
-    def __init__(self, clock: Callable[[], float] = time.time, max_keys: int = MAX_KEYS) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.time, max_keys: int = MAX_KEYS, renew_every: float = LEASE_RENEW
+    ) -> None:
         self.clock = clock
         self.max_keys = max_keys
+        self.renew_every = renew_every
+        self.renewed_at: float | None = None  # the clock at the last renewal of the leases
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._leases: dict[str, dict[str, float]] = {}
+        self._renewer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        return None
+        if self._renewer is None:
+            self._renewer = asyncio.create_task(self._renew_forever(), name="limiter-renew")
 
     async def close(self) -> None:
-        return None
+        renewer, self._renewer = self._renewer, None
+        if renewer is not None:
+            renewer.cancel()
+            with suppress(asyncio.CancelledError):
+                await renewer
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.renew_every)
+            await self.renew()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -100,7 +119,8 @@ class MemoryLimiter:
                 del self._leases[key]
 
     async def renew(self, ttl: float = LEASE_TTL) -> None:
-        expires = self.clock() + ttl
+        self.renewed_at = now = self.clock()
+        expires = now + ttl
         for leases in self._leases.values():
             for member in leases:
                 leases[member] = expires
