@@ -27,6 +27,7 @@ CONVERSATION_KEY = re.compile(r"dm_[0-9a-f]{32}")
 ROOM_RULE = "A room name is 1 to 32 letters, digits or dashes (spaces become dashes), like design-team."
 TOPIC_MAX = 120
 _KEY_LABEL = b"quart-chat: conversation ids"
+_CHECK_LABEL = b"quart-chat: page check\0"
 
 
 class PlaceError(ValueError):
@@ -78,6 +79,18 @@ def is_conversation(key: str) -> bool:
     return CONVERSATION_KEY.fullmatch(key) is not None
 
 
+def page_check(key: str) -> str:
+    """What a conversation's page carries to say which conversation it was made for (``?peer=``, a
+    hidden ``peer`` field): a short hash of the key, so no key or uid is in the HTML.
+
+    Why: a page is addressed ``/dm/<handle>``, and a handle can pass to someone else (its owner takes
+    another, a third person takes it). A form or a reconnecting socket of a page made before must not
+    then reach the new owner; the server compares this with the check of the conversation the handle
+    names now (``web/places.py``). Not a secret: it tells whether two pages are of one conversation.
+    """
+    return hashlib.sha256(_CHECK_LABEL + key.encode()).hexdigest()[:16]
+
+
 def dom_id(key: str) -> str:
     """A page element id for a place's sidebar link: stable, and no key (or uid) in the HTML."""
     return "nav-" + hashlib.sha256(key.encode()).hexdigest()[:12]
@@ -93,6 +106,7 @@ class Place:
     label: str  # "#general", or the other person's display name
     participants: tuple[str, ...] = ()  # a conversation's uids (one for notes to self); () for a room
     handle: str = ""  # a conversation's other person's handle (their card is /people/<handle>)
+    check: str = ""  # a conversation's page_check, carried by its pages' forms and links; "" for a room
 
     @classmethod
     def room(cls, name: str) -> Place:
@@ -106,11 +120,16 @@ class Place:
             raise PlaceError("not a conversation")
         label = f"{partner.display_name} (you)" if partner.uid == viewer_uid else partner.display_name
         participants = tuple(dict.fromkeys((viewer_uid, partner.uid)))
-        return cls("dm", key, f"/dm/{partner.handle}", label, participants, partner.handle)
+        return cls("dm", key, f"/dm/{partner.handle}", label, participants, partner.handle, page_check(key))
 
     @property
     def is_room(self) -> bool:
         return self.kind == "room"
+
+    @property
+    def query(self) -> dict[str, str]:
+        """What every link and socket URL of this place's page adds to its query string."""
+        return {"peer": self.check} if self.check else {}
 
     def allows(self, uid: str) -> bool:
         """The one access rule: a public room is anyone's who is signed in; a conversation its two people's."""

@@ -94,10 +94,17 @@ class Renderer:
         html = self._render("chat/_status.html", state=state, reason=reason, login_href=login_href)
         return partial("#live-status", html)
 
-    def composer(self, label: str, max_chars: int, *, action: str, csrf: str, client_id: str) -> str:
-        """An empty composer ("Message #general") with a fresh one-time ``client_id`` (a re-sent frame lands once)."""
+    def composer(self, label: str, max_chars: int, *, action: str, csrf: str, client_id: str, peer: str = "") -> str:
+        """An empty composer ("Message #general") with a fresh one-time ``client_id`` (a re-sent frame
+        lands once); ``peer``: a conversation's ``page_check``, which its no-JS post carries."""
         html = self._render(
-            "chat/_composer.html", label=label, max_chars=max_chars, action=action, csrf=csrf, client_id=client_id
+            "chat/_composer.html",
+            label=label,
+            max_chars=max_chars,
+            action=action,
+            csrf=csrf,
+            client_id=client_id,
+            peer=peer,
         )
         return partial("#composer", html)
 

@@ -46,10 +46,10 @@ async def test_a_third_person_reaches_no_part_of_a_conversation_and_hears_none_o
         key = leaked_key(server.data_dir, author_of(general, "hello from ada"), author_of(general, "hello from bob"))
         async with (
             eve.socket("general") as eve_general,
-            eve.socket(page="/dm/ada") as eve_ada,
-            eve.socket(page="/dm/bob") as eve_bob,
-            ada.socket(page="/dm/bob") as a,
-            bob.socket(page="/dm/ada") as b,
+            eve.socket(path=await eve.ws_path("/dm/ada")) as eve_ada,
+            eve.socket(path=await eve.ws_path("/dm/bob")) as eve_bob,
+            ada.socket(path=await ada.ws_path("/dm/bob")) as a,
+            bob.socket(path=await bob.ws_path("/dm/ada")) as b,
         ):
             listeners = [asyncio.create_task(listen(ws, heard)) for ws in (eve_general, eve_ada, eve_bob)]
             await a.recv()

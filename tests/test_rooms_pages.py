@@ -8,7 +8,8 @@ import re
 from quart import Quart
 
 from quart_chat.web.context import app_services_of
-from tests.conftest import User, csrf_from
+from tests.conftest import User
+from tests.support.http_user import csrf_token, page_fields
 
 LINK = re.compile(
     r'<a id="nav-[0-9a-f]+" class="nav-link[^"]*" href="([^"]+)" data-unread="(\d+)" data-mentions="(\d+)"'
@@ -26,8 +27,9 @@ def title(page: str) -> str:
 
 
 async def post(user: User, path: str, form: dict[str, str], page: str = "/rooms") -> object:
-    token = await csrf_from(user.client, page)
-    return await user.client.post(path, form={**form, "csrf_token": token})
+    """POST as the form on ``page`` would: its CSRF token, and a conversation's ``peer``."""
+    text = await (await user.client.get(page)).get_data(as_text=True)
+    return await user.client.post(path, form={**page_fields(text), **form, "csrf_token": csrf_token(text, page)})
 
 
 async def say(user: User, place: str, text: str) -> None:

@@ -23,7 +23,7 @@ from quart_chat.sidebar import page_title
 from quart_chat.store import StoreError
 from quart_chat.validation import FrameError, clean_client_id, clean_text
 from quart_chat.web.context import app_services
-from quart_chat.web.places import place_route
+from quart_chat.web.places import PEER, former_place, moved_message, place_route
 from quart_chat.web.security import csrf_ok, current_identity, current_profile, current_user
 
 bp = Blueprint("chat", __name__)
@@ -97,7 +97,7 @@ async def room(place: Place) -> ResponseReturnValue:
         title=page_title(place.label, sum(e.unread for e in entries if e.key != place.key)),
         **shown,
         # A relative path: htmx makes it ws:// or wss:// from the page's own scheme and host.
-        ws_path=f"{place.path}/ws?" + urlencode({"after": newest}),
+        ws_path=f"{place.path}/ws?" + urlencode({"after": newest, **place.query}),
         max_chars=services.settings.max_message_chars,
         client_id=new_client_id(),  # the composer's one-time id: a re-sent form lands once
         presence=await services.presence.at_load(place.key),  # who is here now; the socket keeps it live
@@ -141,7 +141,45 @@ async def my_style() -> ResponseReturnValue:
     return response
 
 
-@place_route(bp, "/messages", "post_message", methods=["POST"])
+async def _not_sent(
+    place: Place | None, message: str, text: str, client_id: str | None, status: int
+) -> ResponseReturnValue:
+    """The "Not sent" page: the typed text in a form to send again to ``place`` (its one-time id kept);
+    with no place, the text alone, to copy."""
+    page = await render_template(
+        "chat/not_sent.html",
+        place=place,
+        message=message,
+        text=text,
+        client_id=client_id,
+        max_chars=app_services().settings.max_message_chars,
+    )
+    return page, status
+
+
+async def message_to_moved_handle(place: Place) -> ResponseReturnValue:
+    """A no-JS post from a page made for the person who had ``place.handle`` before: 409, NOT sent.
+
+    The text comes back in a form to the conversation the page was made for, under that person's
+    handle now, when it is still in the sender's sidebar; else only the text, with nowhere to send it.
+    """
+    form = await request.form
+    text = form.get("message", "")[: app_services().settings.max_message_chars]
+    try:
+        client_id = clean_client_id(form.get("client_id"))
+    except FrameError:
+        client_id = None
+    message = "Not sent. " + moved_message(place)
+    try:
+        former = await former_place(current_user(), form.get(PEER) or "") if csrf_ok(form.get("csrf_token")) else None
+    except StoreError:
+        former = None
+    if former is not None:
+        message += f" It was meant for {former.label}, who is @{former.handle} now: send it to them below."
+    return await _not_sent(former, message, text, client_id, 409)
+
+
+@place_route(bp, "/messages", "post_message", methods=["POST"], peer_required=True, moved=message_to_moved_handle)
 async def post_message(place: Place) -> ResponseReturnValue:
     """The composer without JavaScript: a plain POST, then back to the place (303)."""
     services = app_services()
@@ -158,15 +196,10 @@ async def post_message(place: Place) -> ResponseReturnValue:
             await send_message(services, place, current_user(), text, client_id=client_id)
         except SendingTooFast as exc:  # the same per-person limit as the sockets': the typed text is kept
             wait = seconds(exc.wait)
-            page = await render_template(
-                "chat/not_sent.html",
-                place=place,
-                message=f"You are sending too fast. Wait {wait} s, then send it again.",
-                text=text,
-                client_id=client_id,
-                max_chars=services.settings.max_message_chars,
+            page, status = await _not_sent(
+                place, f"You are sending too fast. Wait {wait} s, then send it again.", text, client_id, 429
             )
-            return page, 429, {"Retry-After": str(wait)}
+            return page, status, {"Retry-After": str(wait)}
         except StoreError:
             return await _error("Not sent", "The message could not be saved. Try again.", 503)
     return redirect(place.path, 303)

@@ -47,7 +47,7 @@ from quart_chat.sidebar import Sidebar
 from quart_chat.store import StoreError
 from quart_chat.validation import TYPING, is_room_name
 from quart_chat.web.context import app_services
-from quart_chat.web.places import NoSuchPlace, resolve
+from quart_chat.web.places import PEER, NoSuchPlace, moved_message, peer_matches, resolve
 from quart_chat.web.security import TOKEN_KEY, csrf_token, current_identity, origin_allowed, profile_of
 
 bp = Blueprint("live", __name__)
@@ -128,9 +128,17 @@ async def _place_socket(page: str, *, room: str | None = None, handle: str | Non
         await _refuse(Closing(Close.POLICY_VIOLATION, "no such room"))
         return
     except (ProfileError, StoreError):
-        log.warning("profiles unavailable at connect uid=%s page=%s", me.uid, page, exc_info=True)
+        log.warning("store or profiles unavailable at connect uid=%s page=%s", me.uid, page, exc_info=True)
         services.metrics.connections_refused.labels("profiles").inc()
         await _refuse(retry_later(services.renderer, Close.TRY_AGAIN_LATER, "profiles unavailable"))
+        return
+    if not peer_matches(place, websocket.args.get(PEER), required=True):
+        # The handle names another conversation than the page's (it changed hands): subscribe to
+        # nothing, join no presence, and say why; htmx does not retry a 1008.
+        log.info("refused websocket: a page of another conversation uid=%s page=%s", me.uid, page)
+        services.metrics.connections_refused.labels("room").inc()
+        moved = services.renderer.status("closed", moved_message(place))
+        await _refuse(Closing(Close.POLICY_VIOLATION, "handle changed hands", moved))
         return
     lease, member = f"sockets:{me.uid}", secrets.token_urlsafe(12)
     if not await services.limiter.hold(lease, member, settings.max_sockets_per_person):
@@ -316,6 +324,7 @@ class LiveConnection:
             action=self._composer_action,
             csrf=self._csrf,
             client_id=new_client_id(),
+            peer=self.place.check,
         )
 
     async def _read(self, sub: Subscription) -> None:

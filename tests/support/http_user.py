@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 from dataclasses import dataclass, field
@@ -12,6 +13,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+PEER = re.compile(r'name="peer" value="([^"]+)"')  # a conversation's page check (places.page_check)
+WS_PATH = re.compile(r'hx-ws:connect="([^"]+)"')
 ROW = re.compile(r'<li class="msg[^"]*" id="m-([^"]+)"[^>]*>.*?<span class="text">(.*?)</span></li>', re.S)
 
 
@@ -20,6 +23,19 @@ def csrf_token(page: str, where: str) -> str:
     match = CSRF.search(page)
     assert match, f"no csrf_token on {where}"
     return match.group(1)
+
+
+def page_fields(page: str) -> dict[str, str]:
+    """The hidden fields a place's forms add besides the CSRF token: a conversation's ``peer``."""
+    match = PEER.search(page)
+    return {"peer": match.group(1)} if match else {}
+
+
+def ws_path(page: str) -> str:
+    """The socket address a place's page connects to (with its query: ``after``, a conversation's ``peer``)."""
+    match = WS_PATH.search(page)
+    assert match, "no hx-ws:connect on the page"
+    return html.unescape(match.group(1))
 
 
 def rows(frame: str) -> list[tuple[str, str]]:
@@ -53,9 +69,13 @@ class RemoteUser:
         return self
 
     async def post_form(self, path: str, data: dict[str, str], page: str = "/rooms/general") -> httpx.Response:
-        """POST a form with the CSRF token of ``page`` (what a browser's form on that page sends)."""
-        token = csrf_token((await self.http.get(page)).text, page)
-        return await self.http.post(path, data={**data, "csrf_token": token})
+        """POST a form with the CSRF token (and a conversation's ``peer``) of ``page``, as its form would."""
+        text = (await self.http.get(page)).text
+        return await self.http.post(path, data={**page_fields(text), **data, "csrf_token": csrf_token(text, page)})
+
+    async def ws_path(self, page: str) -> str:
+        """The socket address ``page`` connects to, as the browser takes it from the page."""
+        return ws_path((await self.http.get(page)).text)
 
     async def log_out(self) -> httpx.Response:
         """Log out with the form on a room page (CSRF and all)."""
@@ -75,9 +95,11 @@ class RemoteUser:
         base: str | None = None,
         max_queue: int | None = 16,
         page: str | None = None,
+        path: str | None = None,
     ):
         """Open the room's socket (or the socket of ``page``, e.g. ``/dm/bob``) on this user's server,
-        or on ``base`` (another instance, same cookies).
+        or on ``base`` (another instance, same cookies). ``path``: the socket's whole address with its
+        query, as a page gave it (``ws_path``); a conversation's socket needs its page's ``peer``.
 
         ``max_queue``: frames the client buffers unread before it stops reading (websockets' default, 16);
         a test that leaves many frames unread passes None, or the server's close is not read either.
@@ -85,6 +107,8 @@ class RemoteUser:
         base = base or self.base
         ws_base = base.replace("http://", "ws://", 1)
         url = f"{ws_base}{page or f'/rooms/{room}'}/ws" + (f"?after={after}" if after else "")
+        if path is not None:
+            url = ws_base + path
         return connect(
             url,
             additional_headers={"Cookie": self.cookie_header()},
