@@ -73,6 +73,17 @@ class RemoteUser:
         text = (await self.http.get(page)).text
         return await self.http.post(path, data={**page_fields(text), **data, "csrf_token": csrf_token(text, page)})
 
+    async def change_handle(self, handle: str) -> httpx.Response:
+        """Save /settings with a new handle, every other field as the form shows it."""
+        page = (await self.http.get("/settings")).text
+        values = {
+            "display_name": re.search(r'name="display_name" value="([^"]*)"', page).group(1),  # type: ignore[union-attr]
+            "colour": re.search(r'name="colour" value="([^"]*)" checked', page).group(1),  # type: ignore[union-attr]
+            "time_zone": re.search(r'<option value="([^"]*)" selected>', page).group(1),  # type: ignore[union-attr]
+        }
+        data = {**{k: html.unescape(v) for k, v in values.items()}, "handle": handle}
+        return await self.http.post("/settings", data={**data, "csrf_token": csrf_token(page, "/settings")})
+
     async def ws_path(self, page: str) -> str:
         """The socket address ``page`` connects to, as the browser takes it from the page."""
         return ws_path((await self.http.get(page)).text)
