@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from dataclasses import replace
 
 import pytest
 from quart import Quart
@@ -13,7 +14,7 @@ from quart import Quart
 from quart_chat.places import conversation_key, conversation_secret, is_conversation
 from quart_chat.web.context import app_services_of
 from tests.conftest import User, make_client
-from tests.support.http_user import ws_path
+from tests.support.http_user import page_fields, ws_path
 from tests.support.ws import Closed
 from tests.test_rooms_pages import post, say, sidebar, title
 
@@ -52,6 +53,41 @@ async def test_a_profile_card_offers_a_message_and_the_conversation_opens(ada: U
     assert other_case.status_code == 308 and other_case.location == "/dm/bob"
     missing = await ada.client.get("/dm/nobody")
     assert missing.status_code == 404 and "Nobody here has the handle @nobody." in await missing.get_data(as_text=True)
+
+
+async def test_a_handle_typed_another_way_is_its_one_address(ada: User, bob: User) -> None:
+    """PRECIS, as the handle was stored: full-width or upper case is a 308 to the one address, its
+    query kept, once the handle is known; a handle nobody has stays a 404 (review finding 4)."""
+    await say(ada, "/dm/bob", "one")
+    await say(ada, "/dm/bob", "two")
+    for typed, canonical in (("/dm/\uff22\uff2f\uff22", "/dm/bob"), ("/dm/Bob", "/dm/bob"), ("/dm/@bob", "/dm/bob")):
+        response = await ada.client.get(typed)
+        assert response.status_code == 308 and response.location == canonical, typed
+    query = "before=00000000000000001-x&peer=abc"
+    deep = await ada.client.get(f"/dm/\uff22\uff2f\uff22/history?{query}")
+    assert deep.status_code == 308 and deep.location == f"/dm/bob/history?{query}"
+    for unknown in ("/dm/\uff3a\uff3a\uff3a", "/dm/\u202ebob", "/dm/x"):
+        missing = await ada.client.get(unknown)
+        assert missing.status_code == 404 and "Nobody here has the handle" in await missing.get_data(as_text=True)
+    page = await (await ada.client.get("/dm/bob")).get_data(as_text=True)  # the socket takes any spelling too
+    async with ada.client.websocket(
+        ws_path(page).replace("/dm/bob/", "/dm/\uff22\uff2f\uff22/"), headers={"Origin": "http://localhost"}
+    ) as ws:
+        assert "live-status live" in await ws.receive_within()
+
+
+async def test_history_links_of_a_conversation_carry_its_check(app: Quart, ada: User, bob: User) -> None:
+    app_services_of(app).settings = replace(app_services_of(app).settings, history_page_size=1)
+    await say(ada, "/dm/bob", "one")
+    await say(ada, "/dm/bob", "two")
+    page = await (await ada.client.get("/dm/bob")).get_data(as_text=True)
+    (link,) = re.findall(r'<a href="([^"]+)"\s+hx-get', page)
+    peer = page_fields(page)["peer"]
+    assert link.startswith("/dm/bob/history?before=") and link.endswith(f"&amp;peer={peer}")
+    older = await ada.client.get(link.replace("&amp;", "&"))
+    assert ROW_TEXT.findall(await older.get_data(as_text=True)) == ["one"]
+    stale = await ada.client.get(link.replace("&amp;", "&").replace(peer, "0" * 16))
+    assert stale.status_code == 409 and "@bob now belongs to someone else" in await stale.get_data(as_text=True)
 
 
 async def test_notes_to_self_are_a_conversation_of_ones_own(ada: User) -> None:

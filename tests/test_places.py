@@ -15,8 +15,10 @@ from quart_chat.places import (
     conversation_secret,
     dom_id,
     is_conversation,
+    page_check,
     room_name,
     room_topic,
+    shown_topic,
 )
 from quart_chat.validation import is_room_name
 
@@ -51,8 +53,46 @@ def test_topics_are_one_trimmed_line_of_bounded_length() -> None:
     assert room_topic("") == ""
     with pytest.raises(PlaceError, match="at most 120"):
         room_topic("x" * 121)
-    with pytest.raises(PlaceError, match="invisible"):
+    with pytest.raises(PlaceError, match="text-direction"):
         room_topic("a\u202eb")
+
+
+@pytest.mark.parametrize(
+    ("typed", "refusal"),
+    [
+        ("\u202egnp.exe", "text-direction controls"),  # shows as "exe.png"
+        ("design \u2066team\u2069", "text-direction controls"),  # an isolate
+        ("\u2800", "no visible text"),  # braille blank: a topic that looks empty
+        ("\u200b\u200d \u3164", "no visible text"),  # zero-width characters and a Hangul filler
+        ("\u0301\u0301", "no visible text"),  # marks without a base
+        ("a\x07b", "control characters"),
+        ("\ud800", "not valid Unicode"),
+    ],
+)
+def test_a_topic_follows_the_rules_of_message_text(typed: str, refusal: str) -> None:
+    """visible_text's rules, as messages have them (issue 9 review, finding 4)."""
+    with pytest.raises(PlaceError, match=refusal) as refused:
+        room_topic(typed)
+    assert refused.value.field == "topic"
+    assert shown_topic(typed) == ""  # and one stored before the rule is shown as none
+
+
+def test_a_topic_is_nfc_and_keeps_what_messages_keep() -> None:
+    assert room_topic("Cafe\u0301 cre\u0300me") == "Caf\u00e9 cr\u00e8me"  # one spelling of each letter
+    assert room_topic("Pair \U0001f469\u200d\U0001f4bb programming") == "Pair \U0001f469\u200d\U0001f4bb programming"
+    assert room_topic("\u05e9\u05dc\u05d5\u05dd") == "\u05e9\u05dc\u05d5\u05dd"  # right-to-left text is text
+    assert shown_topic("Pixels and type") == "Pixels and type"
+
+
+def test_a_page_check_names_the_conversation_and_nothing_else() -> None:
+    secret = conversation_secret("app-secret")
+    ada_bob = conversation_key(secret, "uid-ada", "uid-bob")
+    ada_carol = conversation_key(secret, "uid-ada", "uid-carol")
+    assert page_check(ada_bob) == page_check(conversation_key(secret, "uid-bob", "uid-ada"))
+    assert page_check(ada_bob) != page_check(ada_carol) and len(page_check(ada_bob)) == 16
+    assert page_check(ada_bob) not in ada_bob and page_check(ada_bob) not in dom_id(ada_bob)
+    assert Place.conversation(ada_bob, "uid-ada", ADA).query == {"peer": page_check(ada_bob)}
+    assert Place.room("general").query == {} and Place.room("general").check == ""
 
 
 def test_a_conversation_key_is_one_per_pair_and_tells_nothing_about_it() -> None:

@@ -59,6 +59,11 @@ async def test_a_name_that_cannot_be_a_room_is_a_form_error_that_says_what_is_al
     assert long_topic.status_code == 400 and "A topic has at most 120 characters." in await long_topic.get_data(
         as_text=True
     )
+    for topic, error in (("\u202egnp.exe", "text-direction controls"), ("\u2800", "no visible text")):
+        tricked = await post(ada, "/rooms", {"name": "tricks", "topic": topic})
+        page = await tricked.get_data(as_text=True)
+        assert tricked.status_code == 400 and 'id="topic-error">' in page and error in page, topic
+    assert "tricks" not in await (await ada.client.get("/rooms")).get_data(as_text=True)  # nothing was made
     forged = await ada.client.post("/rooms", form={"name": "sneaky", "topic": ""})
     assert forged.status_code == 400 and "expired" in await forged.get_data(as_text=True)
     assert "sneaky" not in await (await ada.client.get("/rooms")).get_data(as_text=True)
