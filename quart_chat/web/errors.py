@@ -17,6 +17,7 @@ TOO_LARGE = (
     "Shorten what you entered and try again."
 )
 
+RETRY_AFTER = 5  # seconds, for a 503 while the store or the profiles fail: such outages are usually short
 PAGES: dict[int, tuple[str, str]] = {
     400: ("Bad request", "That request could not be understood. Go back and try again."),
     404: ("Not found", "There is no page at this address."),

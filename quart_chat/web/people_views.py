@@ -16,7 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from quart_chat import people
 from quart_chat.profiles import HandleTaken, ProfileChanges, ProfileError
 from quart_chat.web.context import app_services
-from quart_chat.web.errors import TOO_LARGE, page_for
+from quart_chat.web.errors import RETRY_AFTER, TOO_LARGE, page_for
 from quart_chat.web.security import csrf_ok, current_profile, current_user, login_required
 
 bp = Blueprint("people", __name__)
@@ -42,7 +42,8 @@ async def _error_page(title: str, message: str, status: int) -> ResponseReturnVa
 async def profiles_unavailable(exc: ProfileError) -> ResponseReturnValue:
     """Any page whose profile read or write fails: a 503 that says what is wrong, never a 500."""
     current_app.logger.error("profile store failed: %s", exc)
-    return await _error_page("Unavailable", PROFILES_UNAVAILABLE, 503)
+    page = await render_template("errors/error.html", title="Unavailable", message=PROFILES_UNAVAILABLE)
+    return page, 503, {"Retry-After": str(RETRY_AFTER)}
 
 
 @bp.errorhandler(RequestEntityTooLarge)

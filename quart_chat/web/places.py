@@ -41,13 +41,13 @@ from quart_chat.places import (
 from quart_chat.profiles import ProfileError
 from quart_chat.store import StoreError
 from quart_chat.web.context import app_services
+from quart_chat.web.errors import RETRY_AFTER
 from quart_chat.web.security import current_user, login_required
 
 type PlaceView = Callable[..., Awaitable[ResponseReturnValue]]
 type MovedView = Callable[[Place], Awaitable[ResponseReturnValue]]
 
 PEER = "peer"  # the query parameter and form field of places.page_check
-RETRY_AFTER = 5  # seconds: a store or profile outage is usually short
 UNAVAILABLE = "This conversation cannot be opened right now. Try again in a few seconds."
 HANDLE_MOVED = (
     "@{handle} now belongs to someone else: this page was opened for the person who had that handle."
