@@ -1,8 +1,9 @@
 """The live sockets open in this process: one registry for shutdown, log-out and the gauge.
 
 The hub knows subscriptions (who hears a room); this knows sockets (whom to close). Shutdown
-closes them all with 1012 and waits, log-out closes one session's tabs with 1008, and
-``len()`` is the open-connections gauge.
+closes them all with 1012 and waits, log-out closes one session's tabs with 1008 (or every tab
+of the person, when the provider's sign-out ended all their sessions), and ``len()`` is the
+open-connections gauge.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ class LiveSocket(Protocol):
     @property
     def token(self) -> str:
         """The session token it was opened with."""
+        ...
+
+    @property
+    def uid(self) -> str:
+        """Whose it is."""
         ...
 
     def close_for(self, code: int, reason: str) -> None:
@@ -53,6 +59,12 @@ class Connections:
     def close_session(self, token: str, code: int, reason: str) -> None:
         for socket in self.of_session(token):
             socket.close_for(code, reason)
+
+    def close_person(self, uid: str, code: int, reason: str) -> None:
+        """Every tab of this person, here, whatever its session (a sign-out that ended them all)."""
+        for socket in tuple(self._open):
+            if socket.uid == uid:
+                socket.close_for(code, reason)
 
     def close_all(self, code: int, reason: str) -> None:
         for socket in tuple(self._open):

@@ -254,8 +254,10 @@ class LiveProtocol:
     def _noticed(self, notice: Notice) -> None:
         """A notice on the viewer's channel (see ``quart_chat.notices``)."""
         data = notice.data
-        signed_off = data.get("kind") == notices.SIGNED_OUT and data.get("session") == self.session != ""
-        if signed_off and self.closing is None:  # this very session was signed out, on whichever instance
+        signed_off = data.get("kind") == notices.SIGNED_OUT and (
+            data.get("scope") == notices.SCOPE_ALL or data.get("session") == self.session != ""
+        )
+        if signed_off and self.closing is None:  # this session (or all of theirs) ended, on whichever instance
             self.closing = signed_out(self.renderer, self.login_href)
         elif self.sidebar is not None:
             self.sidebar.noticed(data)

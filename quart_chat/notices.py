@@ -5,7 +5,8 @@ gets it (``Hub.notify``). The live core (``LiveProtocol`` and its ``Sidebar``) d
 means for its page:
 
 - ``signed-out``: one session ended (log-out); its sockets close at once with 1008. ``session``
-  is a hash of the session token, never the token.
+  is a hash of the session token, never the token. With ``scope`` "all" every session of the
+  person ended (a provider whose sign-out revokes them all, as Firebase's does): every socket closes.
 - ``unread``: a message arrived in ``place`` (``cursor``, ``id``, its ``author``, ``mention`` "1"
   when it mentions the person): a sidebar count rises.
 - ``read``: the person read ``place`` up to ``cursor`` (on another page or device): its count resets.
@@ -20,6 +21,7 @@ import hashlib
 from quart_chat.models import Message
 
 SIGNED_OUT, UNREAD, READ, JOINED, LEFT = "signed-out", "unread", "read", "joined", "left"
+SCOPE_SESSION, SCOPE_ALL = "session", "all"  # what a signed-out notice ended
 
 
 def session_id(token: str) -> str:
@@ -27,8 +29,12 @@ def session_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:32] if token else ""
 
 
-def signed_out(token: str) -> dict[str, str]:
-    return {"kind": SIGNED_OUT, "session": session_id(token)}
+def signed_out(token: str, *, every_session: bool = False) -> dict[str, str]:
+    return {
+        "kind": SIGNED_OUT,
+        "session": session_id(token),
+        "scope": SCOPE_ALL if every_session else SCOPE_SESSION,
+    }
 
 
 def unread(place: str, message: Message, mentioned: bool) -> dict[str, str]:

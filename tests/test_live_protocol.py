@@ -189,3 +189,15 @@ def test_a_sign_out_notice_closes_only_the_session_it_names() -> None:
     connected(sessionless, [])
     sessionless.woke([Notice("ada", {"kind": notices.SIGNED_OUT, "session": ""})], now=1.0)
     assert sessionless.closing is None
+
+
+def test_a_sign_out_that_ended_every_session_closes_every_socket_of_the_person() -> None:
+    """Firebase's sign-out revokes all of a person's sessions: a notice with scope "all" closes this
+    socket too, though it names another session (review of issue 9, finding 2)."""
+    proto = core(session=notices.session_id("token-a"))
+    connected(proto, [])
+    everywhere = notices.signed_out("token-b", every_session=True)
+    assert everywhere["scope"] == notices.SCOPE_ALL and notices.signed_out("token-b")["scope"] == notices.SCOPE_SESSION
+    proto.woke([Notice("ada", everywhere)], now=1.0)
+    assert proto.closing is not None and proto.closing.code == Close.POLICY_VIOLATION
+    assert "You are signed out." in proto.closing.fragment

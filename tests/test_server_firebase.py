@@ -25,9 +25,10 @@ from firebase_admin import auth as admin_auth  # noqa: E402
 
 from quart_chat import firebase_app  # noqa: E402
 from tests.support.backends import firebase_env, start_server  # noqa: E402
-from tests.support.http_user import RemoteUser, closed_with, csrf_token, say  # noqa: E402
+from tests.support.http_user import RemoteUser, closed_with, collect_rows, csrf_token, say  # noqa: E402
 from tests.support.net import CuttableProxy, free_port  # noqa: E402
-from tests.support.server import ChatServer  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
+from tests.support.server import ChatServer, running  # noqa: E402
 
 CHECK_EVERY = "1"  # CHAT_REVOCATION_CHECK_INTERVAL, seconds (its minimum)
 UNAVAILABLE = "Sign-in is unavailable right now."
@@ -199,3 +200,35 @@ async def test_with_firebase_unreachable_sockets_stay_and_log_out_still_signs_ou
         await ada.close()
     finally:
         server.kill()
+
+
+async def test_signing_out_with_firebase_closes_every_socket_of_the_person_on_every_instance(
+    tmp_path: Path, firebase: dict[str, str], redis_server: RedisServer
+) -> None:
+    """Firebase's sign-out revokes all of the person's sessions, so all their sockets close at once
+    (1008), on both instances, not only the signing-out session's; nobody else's (review of issue 9,
+    finding 2). Revocation checks are 300 s apart here: the close can only come from the sign-out."""
+    env = {**firebase, "CHAT_HUB": "redis", "CHAT_REDIS_URL": redis_server.url, "CHAT_REVOCATION_CHECK_INTERVAL": "300"}
+    with running(ChatServer(tmp_path / "data", **env), ChatServer(tmp_path / "data", **env)) as (one, two):
+        ada = await RemoteUser(one.base, "ada@example.com").sign_up()
+        laptop = await RemoteUser(one.base, "ada@example.com").log_in()  # another session of hers
+        bob = await RemoteUser(one.base, "bob@example.com").sign_up()
+        try:
+            async with (
+                ada.socket(base=one.base) as own,
+                laptop.socket(base=one.base) as laptop_here,
+                laptop.socket(base=two.base) as laptop_there,
+                bob.socket(base=two.base) as bobs,
+            ):
+                for ws in (own, laptop_here, laptop_there, bobs):
+                    await ws.recv()
+                await ada.log_out()  # on instance one
+                for ws in (own, laptop_here, laptop_there):
+                    code, last = await closed_with(ws, within=5)
+                    assert code == 1008 and "You are signed out." in last
+                await say(bobs, "still here")  # someone else's socket stays
+                assert [text for _, text in await collect_rows(bobs, 1)] == ["still here"]
+            assert (await laptop.http.get(two.base + "/rooms/general")).status_code == 303  # her pages know it
+        finally:
+            for user in (ada, laptop, bob):
+                await user.close()

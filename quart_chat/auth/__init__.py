@@ -91,6 +91,11 @@ class SignedIn:
 class IdentityProvider(Protocol):
     """Sign-up, sign-in, session verification and sign-out."""
 
+    #: Does :meth:`sign_out` end every session of the person, not only the one signed out? (Firebase
+    #: revokes all of a user's refresh tokens, so every session cookie fails its next revocation
+    #: check.) The web layer then closes every socket of theirs, on every instance, at once.
+    sign_out_ends_all: bool
+
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -108,6 +113,6 @@ class IdentityProvider(Protocol):
         ...
 
     async def sign_out(self, token: str) -> None:
-        """End the session the token stands for (and, where possible, all of the user's)."""
+        """End the session the token stands for (and all of the user's when ``sign_out_ends_all``)."""
         ...
 

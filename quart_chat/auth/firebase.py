@@ -103,6 +103,8 @@ def _auth_error(exc: Exception) -> AuthError:
 class FirebaseIdentity:
     """The identity provider for ``CHAT_AUTH=firebase``."""
 
+    sign_out_ends_all = True  # revoke_refresh_tokens: every session cookie of the user is revoked
+
     def __init__(
         self,
         *,

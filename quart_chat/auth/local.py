@@ -67,6 +67,7 @@ def _token_hash(token: str) -> str:
 
 class LocalIdentity(sqlite_db.SqliteFile):
     MIGRATIONS = MIGRATIONS
+    sign_out_ends_all = False  # one session row is deleted; the person's other browsers stay signed in
 
     def __init__(
         self, path: Path, session_days: int = 5, *, hash_slots: int = HASH_SLOTS, hash_wait: float = HASH_WAIT

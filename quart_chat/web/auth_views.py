@@ -47,20 +47,29 @@ async def _sign_out(identity: IdentityProvider, token: str) -> None:
     the user is still signed out of this browser (and its sockets, here and elsewhere), and their
     other sessions end when they expire or at the next log-out. The sockets are closed through the
     person's hub channel (1008 "You are signed out"), so a socket on another instance does not wait
-    for its next revocation check.
+    for its next revocation check. When the provider's sign-out ends every session of the person
+    (``sign_out_ends_all``: Firebase revokes all their tokens) and it went through, every socket of
+    theirs is closed, here and through the hub (a notice with scope "all"), not only this session's.
     """
     services = app_services()
     try:
         who = await identity.verify(token)  # whose: before the provider forgets the session
     except AuthUnavailable:
         who = None
+    every_session = identity.sign_out_ends_all
     try:
         await identity.sign_out(token)
     except AuthUnavailable:
         current_app.logger.warning("sign-out could not reach the identity provider; clearing the cookie only")
+        every_session = False  # nothing was revoked: the person's other sessions still stand
     services.connections.close_session(token, Close.POLICY_VIOLATION, "signed out")  # its open tabs, here
-    if who is not None:
-        await services.hub.notify(who.uid, notices.signed_out(token))  # and on every other instance
+    if who is None:
+        return
+    if every_session:
+        current_app.logger.info("signed out of every session uid=%s", who.uid)
+        services.connections.close_person(who.uid, Close.POLICY_VIOLATION, "signed out")  # all their tabs, here
+    # And on every other instance, through the person's channel.
+    await services.hub.notify(who.uid, notices.signed_out(token, every_session=every_session))
 
 
 async def _form(

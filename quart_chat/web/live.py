@@ -234,6 +234,10 @@ class LiveConnection:
             self.services.metrics.slow_consumers_closed.inc()
             log.warning("slow consumer closed uid=%s room=%s", self.me.uid, self.room)
 
+    @property
+    def uid(self) -> str:
+        return self.me.uid
+
     def close_for(self, code: int, reason: str) -> None:
         """Ask this socket to close (log-out, shutdown); its writer sends the last fragment."""
         if self.subscription is not None:
