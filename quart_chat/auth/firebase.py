@@ -300,17 +300,19 @@ class FirebaseIdentity:
         """Revoke all of the user's sessions (refresh tokens and session cookies alike).
 
         Firebase keeps the revocation time in whole seconds and a cookie issued in
-        that same second still passes, so when the cookie is that young we revoke
-        again once the clock has moved on (at most about a second).
+        that same second still passes. Every session must end (``sign_out_ends_all``),
+        including one another browser of theirs opened this very second, so the
+        revocation must land in a later second than the sign-out began: we revoke
+        again once the clock has moved on (half a second on average, at most about one).
         """
         claims = await self._claims(token, check_revoked=False)
         if claims is None:
             return
-        uid, issued = str(claims["uid"]), int(claims.get("iat", 0))
+        uid, issued = str(claims["uid"]), max(int(claims.get("iat", 0)), int(time.time()))
         for _ in range(3):
             await self._admin(admin_auth.revoke_refresh_tokens, uid)
             user = await self._admin(admin_auth.get_user, uid)
             if (user.tokens_valid_after_timestamp or 0) // 1000 > issued:
                 return
             await asyncio.sleep(max(0.05, issued + 1 - time.time() + 0.05))
-        log.warning("sign-out of %s: Firebase's revocation time did not pass the cookie's issue time", uid)
+        log.warning("sign-out of %s: Firebase's revocation time did not pass the sign-out's second", uid)

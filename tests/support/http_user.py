@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 import httpx
+from itsdangerous import URLSafeTimedSerializer
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -94,6 +95,12 @@ class RemoteUser:
         response = await self.http.post("/logout", data={"csrf_token": csrf_token(page.text, "/rooms/general")})
         assert response.status_code == 303, response.text
         return response
+
+    def session_token(self) -> str:
+        """The identity provider's token inside this browser's session cookie (read, not verified)."""
+        cookie = self.http.cookies.get("quart_chat_session") or ""
+        _, payload = URLSafeTimedSerializer("unused").loads_unsafe(cookie)
+        return str((payload or {}).get("tok", ""))
 
     def cookie_header(self) -> str:
         return "; ".join(f"{c.name}={c.value}" for c in self.http.cookies.jar)
