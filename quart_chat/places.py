@@ -19,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from quart_chat import visible_text
 from quart_chat.models import Profile
 from quart_chat.validation import ROOM_NAME
 
@@ -26,6 +27,13 @@ CONVERSATION_PREFIX = "dm_"
 CONVERSATION_KEY = re.compile(r"dm_[0-9a-f]{32}")
 ROOM_RULE = "A room name is 1 to 32 letters, digits or dashes (spaces become dashes), like design-team."
 TOPIC_MAX = 120
+TOPIC_NOT_TEXT = "A topic must be text (it is not valid Unicode)."
+TOPIC_CONTROL = "A topic cannot contain control characters."
+TOPIC_BIDI = (
+    "A topic cannot contain text-direction controls (U+202A to U+202E or U+2066 to U+2069), "
+    "which can make it show something other than what it says."
+)
+TOPIC_INVISIBLE = "That topic has no visible text: only spaces, fillers or zero-width characters."
 _KEY_LABEL = b"quart-chat: conversation ids"
 _CHECK_LABEL = b"quart-chat: page check\0"
 
@@ -53,13 +61,34 @@ def room_name(raw: str) -> str:
 
 
 def room_topic(raw: str) -> str:
-    """A room's topic: one line of at most :data:`TOPIC_MAX` characters, trimmed; may be empty."""
+    """A room's topic: one line of at most :data:`TOPIC_MAX` characters, trimmed, in NFC; may be empty.
+
+    The rules of message text (``validation.clean_text``, from ``visible_text``), since a topic is
+    shown to everyone as a message is: no lone surrogates, control characters or bidi overrides,
+    embeddings and isolates, and not only invisible characters (a topic that looks empty, or a
+    name that reads backwards). A zero-width joiner inside ``👩‍💻`` is ordinary text, as in messages.
+    """
+    if visible_text.has_surrogate(raw):
+        raise PlaceError(TOPIC_NOT_TEXT, "topic")
     topic = " ".join(unicodedata.normalize("NFC", raw).split())
     if len(topic) > TOPIC_MAX:
         raise PlaceError(f"A topic has at most {TOPIC_MAX} characters.", "topic")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs") for c in topic):
-        raise PlaceError("A topic cannot contain control or invisible characters.", "topic")
+    if any(unicodedata.category(c) == "Cc" for c in topic):
+        raise PlaceError(TOPIC_CONTROL, "topic")
+    if visible_text.has_bidi_control(topic):
+        raise PlaceError(TOPIC_BIDI, "topic")
+    if topic and not visible_text.has_visible(topic):
+        raise PlaceError(TOPIC_INVISIBLE, "topic")
     return topic
+
+
+def shown_topic(stored: str) -> str:
+    """A stored topic as a page shows it: one today's :func:`room_topic` refuses (saved before this
+    rule, or written to the store some other way) is shown as no topic, never as a trick."""
+    try:
+        return room_topic(stored)
+    except PlaceError:
+        return ""
 
 
 def conversation_secret(app_secret: str | bytes) -> bytes:

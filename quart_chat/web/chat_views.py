@@ -16,7 +16,7 @@ from quart_chat import membership
 from quart_chat.limits import seconds
 from quart_chat.messaging import SendingTooFast, profiles_for, send_message
 from quart_chat.models import Message
-from quart_chat.places import Place
+from quart_chat.places import Place, shown_topic
 from quart_chat.rendering import ZERO_CURSOR, new_client_id
 from quart_chat.rows import rows_of
 from quart_chat.sidebar import page_title
@@ -92,7 +92,7 @@ async def room(place: Place) -> ResponseReturnValue:
     return await render_template(
         "chat/room.html",
         place=place,
-        topic=record.topic if record else "",
+        topic=shown_topic(record.topic) if record else "",
         entries=entries,
         title=page_title(place.label, sum(e.unread for e in entries if e.key != place.key)),
         **shown,

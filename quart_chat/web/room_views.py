@@ -16,7 +16,7 @@ from quart import Blueprint, current_app, redirect, render_template, request
 from quart.typing import ResponseReturnValue
 
 from quart_chat import membership, rows
-from quart_chat.places import ROOM_RULE, PlaceError, is_conversation, room_name, room_topic
+from quart_chat.places import ROOM_RULE, PlaceError, is_conversation, room_name, room_topic, shown_topic
 from quart_chat.sidebar import page_title
 from quart_chat.store import Room, StoreError
 from quart_chat.web.context import app_services
@@ -46,7 +46,7 @@ def _listed(room: Room, here: int, zone_name: str, now: datetime) -> Listed:
     day = rows.day_label(local.date(), now.astimezone(zone).date())
     return Listed(
         room.name,
-        room.topic,
+        shown_topic(room.topic),
         here,
         room.last_active.strftime("%Y-%m-%dT%H:%M:%SZ"),
         f"{day} {local:%H:%M}",
