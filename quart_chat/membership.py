@@ -53,7 +53,10 @@ class Members:
         self.ttl = ttl
         self.clock = clock
         self._cache: dict[str, _Cached] = {}
-        self._generation: dict[str, int] = {}  # bumped by each forget: a read begun before it is not kept
+        # Only while a read of the place is in flight: bumped by each forget meanwhile, so a list read
+        # before a join or leave is not kept; dropped with the place's last read (bounded by reads in flight).
+        self._generation: dict[str, int] = {}
+        self._reading: dict[str, int] = {}  # reads in flight per place
         self.reads = 0  # store reads made (the benchmark and the tests look)
         self._listening = False
 
@@ -67,18 +70,26 @@ class Members:
         cached = self._cache.get(place)
         if cached is not None and cached.until > now:
             return cached.members
-        generation = self._generation.get(place, 0)
-        members = tuple(await self.rooms.members(place))
-        self.reads += 1
-        if self._generation.get(place, 0) == generation:
-            if len(self._cache) > 10_000:
-                self._cache.clear()  # a bound, not a policy: the lists are cheap to read again
-            self._cache[place] = _Cached(now + self.ttl, members)
+        generation = self._generation.setdefault(place, 0)
+        self._reading[place] = self._reading.get(place, 0) + 1
+        try:
+            members = tuple(await self.rooms.members(place))
+            self.reads += 1
+            if self._generation[place] == generation:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()  # a bound, not a policy: the lists are cheap to read again
+                self._cache[place] = _Cached(now + self.ttl, members)
+        finally:
+            self._reading[place] -= 1
+            if not self._reading[place]:
+                del self._reading[place], self._generation[place]
         return members
 
     def forget(self, place: str) -> None:
+        """Drop the cached list; a read in flight (begun before the change) will not be kept either."""
         self._cache.pop(place, None)
-        self._generation[place] = self._generation.get(place, 0) + 1
+        if place in self._generation:
+            self._generation[place] += 1
 
     async def changed(self, place: str) -> None:
         """Someone joined or left: forget the list here and on every instance serving the place."""
@@ -189,10 +200,13 @@ async def visit(
     return await entries_for(rooms, profiles, uid, mine.values(), place.key)
 
 
-async def leave(rooms: RoomStore, members: Members, hub: Hub, uid: str, place: Place) -> None:
-    await rooms.leave(uid, place.key)
+async def leave(rooms: RoomStore, members: Members, hub: Hub, uid: str, place: Place) -> bool:
+    """Take the place off the person's sidebar; only a membership removed is signalled and told."""
+    if not await rooms.leave(uid, place.key):
+        return False  # not a member (or left already): nothing changed anywhere
     await members.changed(place.key)
     await hub.notify(uid, notices.left(place.key))
+    return True
 
 
 async def after_message(rooms: RoomStore, members: Members, hub: Hub, place: Place, message: Message) -> None:

@@ -120,9 +120,10 @@ class RoomStore(Protocol):
         """
         ...
 
-    async def leave(self, uid: str, place: str) -> None:
+    async def leave(self, uid: str, place: str) -> bool:
         """Take it off the person's sidebar, keeping how far they read (a new message in a
-        conversation, or opening the place again, puts it back)."""
+        conversation, or opening the place again, puts it back); False if it was not there
+        (never joined, or left already), so that only a real change is signalled."""
         ...
 
     async def membership(self, uid: str, place: str) -> Membership | None:

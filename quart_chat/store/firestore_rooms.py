@@ -147,9 +147,21 @@ class FirestoreRooms:
             await self._call("join again", ref.update({"left": False}, timeout=self.timeout))
         return True
 
-    async def leave(self, uid: str, place: str) -> None:
-        with suppress(api_errors.NotFound):  # never joined: nothing to leave
-            await self._call("leave", self._member_ref(uid, place).update({"left": True}, timeout=self.timeout))
+    async def leave(self, uid: str, place: str) -> bool:
+        ref = self._member_ref(uid, place)
+        if not (await self._call("read a membership", ref.get(timeout=self.timeout))).exists:
+            return False  # never joined: nothing to leave, and no transaction for nothing
+
+        @async_transactional
+        async def take_off(transaction: AsyncTransaction) -> bool:
+            # In a transaction: of two leaves at once (two tabs), one reports the removal.
+            snap = await ref.get(transaction=transaction)
+            if not snap.exists or not _in_sidebar(snap):
+                return False
+            transaction.update(ref, {"left": True})
+            return True
+
+        return bool(await self._call("leave", take_off(self.client.transaction())))
 
     async def _where(self, field: str, value: str, what: str) -> list[Membership]:
         query = self.client.collection("memberships").where(filter=FieldFilter(field, "==", value))

@@ -89,10 +89,13 @@ class SqliteRooms:
         )
         return bool(made)
 
-    async def leave(self, uid: str, place: str) -> None:
-        await self._write(
-            "leave", "UPDATE memberships SET left_sidebar = 1 WHERE uid = ? AND place = ?", (uid, place)
+    async def leave(self, uid: str, place: str) -> bool:
+        left = await self._write(
+            "leave",
+            "UPDATE memberships SET left_sidebar = 1 WHERE uid = ? AND place = ? AND left_sidebar = 0 RETURNING 1",
+            (uid, place),
         )
+        return bool(left)
 
     async def membership(self, uid: str, place: str) -> Membership | None:
         found = await self.select(

@@ -57,8 +57,8 @@ class RoomContract:
         assert await store.members("nowhere") == []
         assert await store.membership("u1", DM) == Membership("u1", DM, "u2", ZERO_CURSOR)
         assert await store.membership("u3", DM) is None
-        await store.leave("u1", "general")
-        await store.leave("u1", "general")  # leaving twice is no error
+        assert await store.leave("u1", "general") is True
+        assert await store.leave("u1", "general") is False  # leaving twice is no error, and no change
         assert [m.place for m in await store.memberships("u1")] == [DM]
         assert [m.uid for m in await store.members("general")] == ["u2"]
 
@@ -75,7 +75,7 @@ class RoomContract:
         (back,) = await store.memberships("u2")
         assert back == Membership("u2", DM, "u1", first.cursor)
         assert (await store.unread(back)).count == 1  # "two" is what is new
-        await store.leave("nobody", DM)  # leaving what one never joined is no error
+        assert await store.leave("nobody", DM) is False  # leaving what one never joined is no error, no change
 
     async def test_unread_counts_what_came_after_the_read_cursor(self, store) -> None:
         await store.join("u2", "general")
