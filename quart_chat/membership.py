@@ -1,8 +1,9 @@
 """Who is in which room or conversation, and what they have read: the sidebar's I/O.
 
 The hot path's cost, as chosen: a stored message costs one read of its place's members (from a
-short-lived cache, :class:`Members`) and one small hub notice per member (``notices.unread``), never a
-store read or write per member. Each page of the person's keeps its own counts from those notices
+short-lived cache, :class:`Members`) and one hub notice for all of them (``notices.unread`` through
+``Hub.notify_many``: one publish per thousand members, and one more notice for the mentioned ones),
+never a store read or write per member. Each page of the person's keeps its own counts from those notices
 (``sidebar.Sidebar``). The counts themselves are never stored: what is stored is each person's read
 cursor, moved when they open a place and, while it is open, at most every ``READ_FLUSH`` seconds
 (:class:`Reads`, off the sending path); counts are counted from it when a page loads.
@@ -210,7 +211,7 @@ async def leave(rooms: RoomStore, members: Members, hub: Hub, uid: str, place: P
 
 
 async def after_message(rooms: RoomStore, members: Members, hub: Hub, place: Place, message: Message) -> None:
-    """Tell every member's pages of a stored message (one notice each); the author, and a conversation's
+    """Tell every member's pages of a stored message (one notice for them all); the author, and a conversation's
     other person, become members first if they are not (a conversation appears in their sidebar)."""
     current = await members.of(place.key)
     uids = {m.uid for m in current}
@@ -228,6 +229,11 @@ async def after_message(rooms: RoomStore, members: Members, hub: Hub, place: Pla
     if newcomers:
         await members.changed(place.key)
     mentioned = set(mentioned_uids(message.mentions))
-    for uid in uids:
-        if uid != author:
-            await hub.notify(uid, notices.unread(place.key, message, uid in mentioned))
+    others = [uid for uid in uids if uid != author]
+    plain = [uid for uid in others if uid not in mentioned]
+    tagged = [uid for uid in others if uid in mentioned]
+    # Two notices for the whole room (the mentioned ones' says so), each one frame per chunk of
+    # members on the bus: O(1) publishes per message, however many members.
+    for group, mentions in ((plain, False), (tagged, True)):
+        if group:
+            await hub.notify_many(group, notices.unread(place.key, message, mentions))

@@ -7,13 +7,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
-from quart_chat import membership
+from quart_chat import membership, notices
 from quart_chat.hub.fanout import Notice
 from quart_chat.hub.memory import MemoryHub
+from quart_chat.hub.redis import RedisHub
 from quart_chat.membership import MEMBERS_CHANGED, Members
+from quart_chat.models import ZERO_CURSOR
 from quart_chat.places import Place
 from quart_chat.store.sqlite import SqliteStore
+from tests.contracts.hub_contract import take
+from tests.support.redis_server import RedisServer
 from tests.support.resources import opened
 
 
@@ -76,3 +81,54 @@ async def test_leaving_a_place_one_is_not_in_neither_signals_nor_notifies(store:
         assert pages.drain(10) == [Notice("u1", {"kind": "left", "place": "design"})]
         assert await membership.leave(store, members, hub, "u1", place) is False  # left already: quiet again
         assert len(signals) == 1 and pages.drain(10) == []
+
+
+async def publishes(client: aioredis.Redis) -> int:
+    """PUBLISH commands Redis has run so far (from every client)."""
+    return int((await client.info("commandstats")).get("cmdstat_publish", {}).get("calls", 0))
+
+
+async def test_a_message_in_a_big_room_costs_a_publish_per_thousand_members_not_per_member(
+    store: SqliteStore, redis_server: RedisServer
+) -> None:
+    members_count = 2_500
+    hub = RedisHub(redis_server.url, instance_id="a")
+    peer = RedisHub(redis_server.url, instance_id="b")  # where two of the members have a page open
+    plain = aioredis.Redis.from_url(redis_server.url)
+    await hub.start()
+    await peer.start()
+    try:
+        place = Place.room("crowded")
+        await store.db.executemany(
+            "INSERT INTO memberships (uid, place, partner, read_cursor, joined_us) VALUES (?, ?, '', ?, 0)",
+            [(f"u{n}", place.key, ZERO_CURSOR) for n in range(members_count)],
+        )
+        await store.db.commit()
+        message = await store.add(place.key, "u0", "Ada", "hello @u7", mentions=[("u7", "u7")])
+        members = Members(store, hub)
+        async with (
+            peer.subscribe("elsewhere", person="u7") as mentioned,
+            peer.subscribe("other", person="u2") as plain_page,
+        ):
+            before = await publishes(plain)
+            deepest = 0
+            real_put = hub.outbox.put
+
+            def put(*args, **kwargs) -> None:
+                nonlocal deepest
+                real_put(*args, **kwargs)
+                deepest = max(deepest, len(hub.outbox))
+
+            hub.outbox.put = put  # type: ignore[method-assign]
+            await membership.after_message(store, members, hub, place, message)
+            await hub.outbox.wait_empty()
+            # Two notices (the plain one and the mentioned one's), one frame per 1,000 members each.
+            assert await publishes(plain) - before <= 4
+            assert deepest <= 4  # the outbox holds a handful, never one entry per member
+            assert await take(mentioned, 1) == [Notice("u7", notices.unread(place.key, message, True))]
+            assert await take(plain_page, 1) == [Notice("u2", notices.unread(place.key, message, False))]
+    finally:
+        await plain.aclose()
+        await hub.stop()
+        await peer.stop()
+

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -191,6 +191,16 @@ class LocalFanout:
     def offer_person(self, notice: Notice) -> int:
         """Offer a notice to every local subscription following its person; returns how many took it."""
         return self._offer_each(self._people.get(notice.person, ()), notice)
+
+    def offer_people(self, persons: Iterable[str], data: dict[str, str]) -> int:
+        """Offer one notice to everyone of ``persons`` followed here (the others are skipped at a
+        dict lookup each: the list is a whole room's members); returns how many subscriptions took it."""
+        taken = 0
+        followed = self._people
+        for person in persons:
+            if person in followed:
+                taken += self._offer_each(followed[person], Notice(person, data))
+        return taken
 
     def _offer_each(self, subs: set[Subscription] | tuple[()], item: Broadcast | Notice) -> int:
         taken = 0

@@ -237,3 +237,34 @@ class HubContract:
                 await bus.settle()
                 assert back.drain(10) == []
             assert gone.drain(10) == []
+
+    async def test_a_notice_for_many_reaches_each_of_them_on_every_instance_once(self, open_bus: OpenBus) -> None:
+        crowd = [f"member-{n}" for n in range(2_500)]  # more than one frame's worth of people on the bus
+        async with (
+            open_bus() as bus,
+            bus.hub.subscribe("general", person="member-0") as first_here,
+            bus.peer.subscribe("random", person="member-1499") as middle_there,  # in the second frame
+            bus.peer.subscribe("random", person="member-2499") as last_there,  # in the last
+            bus.peer.subscribe("random", person="member-2499") as last_again,
+            bus.peer.subscribe("random", person="outsider") as outsider,
+            bus.peer.subscribe("random") as nobody,
+        ):
+            notice = {"kind": "unread", "place": "design"}
+            await bus.hub.notify_many(crowd, notice)
+            assert first_here.drain(10) == [Notice("member-0", notice)]  # its own instance's, at once
+            assert await take(middle_there, 1) == [Notice("member-1499", notice)]
+            for sub in (last_there, last_again):
+                assert await take(sub, 1) == [Notice("member-2499", notice)]
+            await bus.hub.notify_many([], notice)  # nobody: nothing at all
+            await bus.settle()
+            for sub in (first_here, middle_there, last_there, last_again, outsider, nobody):
+                assert sub.drain(10) == []  # once each; nobody else
+
+    async def test_notices_for_one_and_for_many_keep_their_order(self, open_bus: OpenBus) -> None:
+        async with open_bus() as bus, bus.peer.subscribe("general", person="ada") as ada:
+            sent: list[Item] = []
+            for n in range(10):
+                await bus.hub.notify("ada", {"n": f"one {n}"})
+                await bus.hub.notify_many(["bob", "ada"], {"n": f"many {n}"})
+                sent += [Notice("ada", {"n": f"one {n}"}), Notice("ada", {"n": f"many {n}"})]
+            assert await take(ada, 20) == sent
