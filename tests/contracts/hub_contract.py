@@ -18,11 +18,11 @@ from typing import Protocol
 
 from quart_chat.close_codes import Close
 from quart_chat.hub import Broadcast, Hub
-from quart_chat.hub.fanout import Gap, Notice, Resync, Subscription
+from quart_chat.hub.fanout import NOTICE_BUFFER, NOTICES_LOST, Gap, Notice, NoticesLost, Resync, Subscription
 from quart_chat.models import Message, parse_cursor
 from quart_chat.rows import Author, Row
 
-Item = Broadcast | Resync | Gap | Notice | str
+Item = Broadcast | Resync | Gap | Notice | NoticesLost | str
 QUEUE_SIZE = 256
 
 
@@ -216,14 +216,36 @@ class HubContract:
             for sub in (ada_here, ada_there, ada_again, bob, nobody):
                 assert sub.drain(10) == []  # once each; nobody else
 
-    async def test_notices_from_one_instance_keep_their_order_beside_its_rows(self, open_bus: OpenBus) -> None:
+    async def test_notices_from_one_instance_keep_their_order_and_so_do_its_rows(self, open_bus: OpenBus) -> None:
         async with open_bus() as bus, bus.peer.subscribe("general", person="ada") as ada:
-            sent: list[Item] = []
+            rows, told = [], []
             for n in range(20):
                 await bus.hub.publish(row("general", n))
                 await bus.hub.notify("ada", {"n": str(n)})
-                sent += [row("general", n), Notice("ada", {"n": str(n)})]
-            assert await take(ada, 40) == sent
+                rows.append(row("general", n))
+                told.append(Notice("ada", {"n": str(n)}))
+            got = await take(ada, 40)
+            assert [i for i in got if isinstance(i, Broadcast)] == rows  # rows and notices travel apart,
+            assert [i for i in got if isinstance(i, Notice)] == told  # each in its order
+
+    async def test_a_burst_of_notices_never_closes_a_socket_it_marks_its_sidebar_stale(self, open_bus: OpenBus) -> None:
+        async with (
+            open_bus(queue_size=8) as bus,
+            bus.hub.subscribe("general", person="ada") as here,
+            bus.peer.subscribe("general", person="ada") as there,
+        ):
+            for n in range(100):  # far more than the row queue holds, and than the notice buffer
+                await bus.hub.notify("ada", {"kind": "unread", "n": str(n)})
+            await bus.hub.publish(row("general", 1))
+            await bus.settle()
+            for sub in (here, there):
+                assert sub.close_request is None  # no row was lost: the socket stays open
+                got = sub.drain(100)
+                assert got[0] == row("general", 1)
+                assert NOTICES_LOST in got and len(got) <= 2 + NOTICE_BUFFER  # bounded; the page reloads its sidebar
+            await bus.hub.notify("ada", {"kind": "unread", "n": "after"})
+            for sub in (here, there):
+                assert await take(sub, 1) == [Notice("ada", {"kind": "unread", "n": "after"})]  # and goes on
 
     async def test_leaving_stops_a_persons_notices_and_a_later_socket_gets_them_again(self, open_bus: OpenBus) -> None:
         async with open_bus() as bus:
