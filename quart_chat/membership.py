@@ -151,13 +151,13 @@ async def entries_for(
 ) -> list[Entry]:
     """The sidebar's entries from the store: rooms by name, then conversations by name.
 
-    Every place but the current one is counted (concurrently; each count is bounded by the cap).
+    Every place but the current one is counted, all at once (``RoomStore.unread_many``; each count is
+    bounded by the cap).
     A conversation whose other person has no profile any more is left out.
     """
     mine = list(memberships)
     others = [m for m in mine if m.place != current]
-    counted = await asyncio.gather(*(rooms.unread(m, UNREAD_CAP) for m in others))
-    unread = {m.place: u for m, u in zip(others, counted, strict=True)}
+    unread = await rooms.unread_many(others, UNREAD_CAP)  # one query on SQLite, however many places
     partner_uids = {m.partner for m in mine if m.partner}
     partners: dict[str, Profile] = await profiles.get_many(partner_uids) if partner_uids else {}
     entries: list[Entry] = []

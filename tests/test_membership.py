@@ -16,6 +16,7 @@ from quart_chat.hub.redis import RedisHub
 from quart_chat.membership import MEMBERS_CHANGED, Members
 from quart_chat.models import ZERO_CURSOR
 from quart_chat.places import Place
+from quart_chat.profiles.sqlite import SqliteProfiles
 from quart_chat.store.sqlite import SqliteStore
 from tests.contracts.hub_contract import take
 from tests.support.redis_server import RedisServer
@@ -132,3 +133,18 @@ async def test_a_message_in_a_big_room_costs_a_publish_per_thousand_members_not_
         await hub.stop()
         await peer.stop()
 
+
+
+async def test_a_sidebar_of_many_rooms_is_counted_in_one_sqlite_query(store: SqliteStore, tmp_path: Path) -> None:
+    rooms = [f"room-{n:02d}" for n in range(30)]
+    for room in rooms:
+        await store.join("u2", room)
+        await store.add(room, "u1", "Ada", f"hello {room}")
+    statements: list[str] = []
+    await store.db.set_trace_callback(statements.append)
+    async with opened(SqliteProfiles(tmp_path / "people.sqlite3")) as profiles:
+        entries = await membership.entries_for(store, profiles, "u2", await store.memberships("u2"), "room-00")
+    await store.db.set_trace_callback(None)
+    assert [(e.key, e.unread) for e in entries] == [("room-00", 0)] + [(room, 1) for room in rooms[1:]]
+    counting = [sql for sql in statements if "COUNT(*)" in sql]
+    assert len(counting) == 1  # one query for the 29 counted places, not one (or three) per place

@@ -147,5 +147,14 @@ class RoomStore(Protocol):
         ...
 
 
+    async def unread_many(self, memberships: Sequence[Membership], cap: int = UNREAD_CAP) -> dict[str, Unread]:
+        """:meth:`unread` for each of one person's memberships, by place: a sidebar's counts at once.
+
+        SQLite counts them all in one query; Firestore runs the bounded count aggregations of each,
+        a few at a time. Either way each count stops at ``cap``.
+        """
+        ...
+
+
 class ChatStore(MessageStore, RoomStore, Protocol):
     """What each implementation is: one class, one database, both protocols."""
