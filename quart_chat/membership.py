@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from quart_chat import notices
 from quart_chat.hub import Hub
+from quart_chat.limits import Limiter, Rate
 from quart_chat.mentions import mentioned_uids
 from quart_chat.models import Message, Profile
 from quart_chat.places import Place, is_conversation
@@ -143,6 +144,42 @@ class Reads:
             await asyncio.wait(set(self._tasks), timeout=STOP_WAIT)
 
 
+# -- joining ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JoinPolicy:
+    """What bounds a person's rooms: new joins per ``rate`` (on the shared limiter) and at most
+    ``max_rooms`` rooms in the sidebar. Each membership costs every message of its room a member to
+    tell, and every sidebar load a count. Conversations are exempt from both: a message addressed to
+    the person must always reach their sidebar."""
+
+    limiter: Limiter
+    rate: Rate
+    max_rooms: int
+
+
+class JoiningTooFast(Exception):
+    """The person joined too many new rooms lately; ``wait``: seconds until they may join one more."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"joining too fast; wait {wait:.1f} s")
+        self.wait = wait
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A place's page opened: the sidebar to render, and whether the place is in it (False: the cap)."""
+
+    entries: list[Entry]
+    joined: bool = True
+
+
+def rooms_in(memberships: Iterable[Membership]) -> int:
+    """The memberships the cap counts: rooms, not conversations."""
+    return sum(1 for m in memberships if not is_conversation(m.place))
+
+
 # -- the sidebar --------------------------------------------------------------------------------
 
 
@@ -184,12 +221,23 @@ async def visit(
     uid: str,
     place: Place,
     newest: str,
-) -> list[Entry]:
+    policy: JoinPolicy | None = None,
+) -> Visit:
     """A page of ``place`` was opened, showing everything up to ``newest``: join it if new, mark it
-    read, tell the person's other pages; the sidebar to render."""
+    read, tell the person's other pages; the sidebar to render.
+
+    With a ``policy``, a room new to the sidebar is joined only under its cap (else it is shown
+    without joining: ``Visit.joined`` False) and within its rate (else :class:`JoiningTooFast`).
+    """
     mine = {m.place: m for m in await rooms.memberships(uid)}
     here = mine.get(place.key)
     if here is None:
+        if policy is not None and not is_conversation(place.key):
+            if rooms_in(mine.values()) >= policy.max_rooms:
+                return Visit(await entries_for(rooms, profiles, uid, mine.values(), place.key), joined=False)
+            wait = await policy.limiter.take(f"joins:{uid}", policy.rate)
+            if wait:
+                raise JoiningTooFast(wait)
         partner = place.partner_of(uid)
         if await rooms.join(uid, place.key, partner):
             await members.changed(place.key)
@@ -198,7 +246,7 @@ async def visit(
     if newest > here.read_cursor:
         await rooms.mark_read(uid, place.key, newest)
         await hub.notify(uid, notices.read(place.key, newest))
-    return await entries_for(rooms, profiles, uid, mine.values(), place.key)
+    return Visit(await entries_for(rooms, profiles, uid, mine.values(), place.key))
 
 
 async def leave(rooms: RoomStore, members: Members, hub: Hub, uid: str, place: Place) -> bool:
@@ -210,14 +258,16 @@ async def leave(rooms: RoomStore, members: Members, hub: Hub, uid: str, place: P
     return True
 
 
-async def after_message(rooms: RoomStore, members: Members, hub: Hub, place: Place, message: Message) -> None:
+async def after_message(
+    rooms: RoomStore, members: Members, hub: Hub, place: Place, message: Message, policy: JoinPolicy | None = None
+) -> None:
     """Tell every member's pages of a stored message (one notice for them all); the author, and a conversation's
     other person, become members first if they are not (a conversation appears in their sidebar)."""
     current = await members.of(place.key)
     uids = {m.uid for m in current}
     author = message.author_uid
     newcomers = []
-    if author not in uids:
+    if author not in uids and await _may_join(rooms, author, place, policy):
         newcomers.append((author, place.partner_of(author)))
     if place.kind == "dm":
         other = place.partner_of(author)
@@ -237,3 +287,11 @@ async def after_message(rooms: RoomStore, members: Members, hub: Hub, place: Pla
     for group, mentions in ((plain, False), (tagged, True)):
         if group:
             await hub.notify_many(group, notices.unread(place.key, message, mentions))
+
+
+async def _may_join(rooms: RoomStore, uid: str, place: Place, policy: JoinPolicy | None) -> bool:
+    """May posting put the place in the author's sidebar? A conversation always; a room under the cap
+    (the post itself is counted by the message rate, so no join rate here)."""
+    if policy is None or is_conversation(place.key):
+        return True
+    return rooms_in(await rooms.memberships(uid)) < policy.max_rooms
