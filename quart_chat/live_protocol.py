@@ -30,7 +30,7 @@ from itertools import islice
 from quart_chat import notices
 from quart_chat.close_codes import Close
 from quart_chat.hub import Broadcast
-from quart_chat.hub.fanout import Gap, Notice, Resync
+from quart_chat.hub.fanout import Gap, Notice, NoticesLost, Resync
 from quart_chat.models import Message, Profile
 from quart_chat.people import DEFAULT_TIME_ZONE
 from quart_chat.places import Place
@@ -212,7 +212,7 @@ class LiveProtocol:
 
     # -- what happened while waiting -------------------------------------------------------
 
-    def woke(self, items: Iterable[Broadcast | Resync | Gap | Notice | str], now: float) -> None:
+    def woke(self, items: Iterable[Broadcast | Resync | Gap | Notice | NoticesLost | str], now: float) -> None:
         """Items drained from the subscription; none means the wait timed out (idle heartbeat)."""
         # Due on every wake-up, busy or idle: a revoked user in a busy room must not stay
         # connected just because rows keep coming.
@@ -238,6 +238,12 @@ class LiveProtocol:
                     self.sidebar.resynced()  # notices may have been lost too
             elif isinstance(item, Notice):
                 self._noticed(item)
+            elif isinstance(item, NoticesLost):
+                # A burst overflowed the notice buffer: no row was lost, so the socket stays; the
+                # sidebar is read whole again, and the session checked now (a sign-out may be gone too).
+                if self.sidebar is not None:
+                    self.sidebar.resynced()
+                self._check_due = True
             else:
                 self._direct.append(item)
         if resync:

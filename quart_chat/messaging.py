@@ -88,7 +88,9 @@ async def send_message(
     except Exception:  # stored already: sockets catch up on resync or reconnect
         log.exception("publish failed for stored message id=%s room=%s", message.id, room)
     try:
-        await membership.after_message(services.rooms, services.members, services.hub, place, message)
+        await membership.after_message(
+            services.rooms, services.members, services.hub, place, message, services.joins
+        )
     except StoreError:  # stored already: sidebars count it when they are next read
         log.warning("members not told of message id=%s room=%s", message.id, room, exc_info=True)
     return message

@@ -18,7 +18,7 @@ from quart_chat.hub import Hub
 from quart_chat.limits import Limiter, Rate
 from quart_chat.limits.accounts import SignInGuard, SignInRules
 from quart_chat.limits.memory import MemoryLimiter
-from quart_chat.membership import Members, Reads
+from quart_chat.membership import JoinPolicy, Members, Reads
 from quart_chat.metrics import Metrics, TimedStore
 from quart_chat.presence import PresenceTracker
 from quart_chat.presence.memory import MemoryPresence
@@ -49,6 +49,8 @@ class Services:
     is_open: bool = False
     sign_in: SignInGuard = field(init=False)  # sign-in and sign-up throttles, on the limiter
     message_rate: Rate = field(init=False)  # one person's messages, all their sockets and posts together
+    room_rate: Rate = field(init=False)  # rooms one person makes
+    joins: JoinPolicy = field(init=False)  # rooms new to one person's sidebar: a rate and a cap
     # Each place's members (a short-lived cache) and the read cursors being written (membership.py).
     members: Members = field(init=False)
     reads: Reads = field(init=False)
@@ -59,6 +61,9 @@ class Services:
         rules = SignInRules.of(settings.sign_in_free_failures, settings.signups_per_hour)
         self.sign_in = SignInGuard(self.limiter, rules)
         self.message_rate = Rate(settings.messages_per_minute, 60.0, settings.message_burst)
+        self.room_rate = Rate(settings.rooms_per_hour, 3600.0, settings.rooms_per_hour)
+        joins = Rate(settings.joins_per_hour, 3600.0, settings.joins_per_hour)
+        self.joins = JoinPolicy(self.limiter, joins, settings.max_memberships)
         self.members = Members(self.rooms, self.hub)
         self.reads = Reads(self.rooms, self.hub)
 

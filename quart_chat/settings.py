@@ -223,6 +223,12 @@ class Settings:
         doc="Wrong passwords per account and address before sign-in backs off (1 s, doubling, at most 15 min).")
     signups_per_hour: int = setting("CHAT_SIGNUPS_PER_HOUR", default=10, parse=whole(1, 100_000),
         doc="Sign-ups per client address per hour (all at once, or spread out).")
+    rooms_per_hour: int = setting("CHAT_ROOMS_PER_HOUR", default=10, parse=whole(1, 100_000),
+        doc="Rooms one person may make per hour (all at once, or spread out); past it: 429 with Retry-After.")
+    joins_per_hour: int = setting("CHAT_JOINS_PER_HOUR", default=60, parse=whole(1, 100_000),
+        doc="Rooms new to a person's sidebar per hour (all at once, or spread out); past it: 429 with Retry-After.")
+    max_memberships: int = setting("CHAT_MAX_MEMBERSHIPS", default=500, parse=whole(1, 100_000),
+        doc="Rooms one person's sidebar holds; past it a room opens without joining (conversations never count).")
     password_hashes: int = setting("CHAT_PASSWORD_HASHES", default=os.process_cpu_count() or 1, parse=whole(1, 256),
         shown="CPU count", doc="Password hashes (64 MiB each) one process runs at once; more wait, then get 503.")
     password_hash_wait: float = setting("CHAT_PASSWORD_HASH_WAIT", default=1.0, parse=number(0, 30),

@@ -16,11 +16,14 @@ from quart_chat.hub.fanout import Notice, Resync
 from quart_chat.hub.missed import MissedRooms
 from quart_chat.hub.outbox import PUBLISH_BATCH, Outbox
 from quart_chat.hub.wire import (
+    NOTICE_CHUNK,
     Malformed,
     channel_for,
     decode,
     decode_notice,
+    decode_notices,
     encode_notice,
+    encode_notices,
     encode_resync,
     encode_row,
     person_channel,
@@ -80,6 +83,23 @@ def test_a_notice_crosses_a_persons_channel_and_nothing_else_passes_for_one() ->
     ):
         with pytest.raises(Malformed):
             decode_notice("uid-ada", bad, own="b")
+
+
+def test_a_notice_for_many_carries_its_people_and_nothing_else_passes_for_one() -> None:
+    people = [f"uid-{n}" for n in range(NOTICE_CHUNK)]
+    data = encode_notices("a", people, {"kind": "unread", "place": "general"})
+    assert decode_notices(data, own="b") == (people, {"kind": "unread", "place": "general"})
+    assert decode_notices(data, own="a") is None  # our own echo
+    for bad in (
+        encode_notices("a", [*people, "one too many"], {"kind": "unread"}),  # more than a frame carries
+        b'{"i": "a", "people": "uid-ada", "notice": {"kind": "unread"}}',
+        b'{"i": "a", "people": [1], "notice": {"kind": "unread"}}',
+        b'{"i": "a", "people": ["uid-ada"], "notice": {"kind": 1}}',
+        b'{"i": "a", "people": ["uid-ada"]}',
+        b"not json",
+    ):
+        with pytest.raises(Malformed):
+            decode_notices(bad, own="b")
 
 
 def test_our_own_echo_decodes_to_nothing() -> None:

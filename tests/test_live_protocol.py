@@ -9,8 +9,10 @@ from quart_chat import notices
 from quart_chat.close_codes import Close
 from quart_chat.hub import Broadcast
 from quart_chat.hub.fanout import GAP, Notice, Resync
+from quart_chat.hub.memory import MemoryHub
 from quart_chat.live_protocol import (
     CHECK_SESSION,
+    READ_SIDEBAR,
     REMEMBERED_IDS,
     LiveProtocol,
     ReadAfter,
@@ -19,6 +21,7 @@ from quart_chat.live_protocol import (
 from quart_chat.models import Message
 from quart_chat.rendering import ZERO_CURSOR, Renderer
 from quart_chat.rows import Author, Row
+from quart_chat.sidebar import Entry, Sidebar
 
 RENDERER = Renderer()
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -201,3 +204,29 @@ def test_a_sign_out_that_ended_every_session_closes_every_socket_of_the_person()
     proto.woke([Notice("ada", everywhere)], now=1.0)
     assert proto.closing is not None and proto.closing.code == Close.POLICY_VIOLATION
     assert "You are signed out." in proto.closing.fragment
+
+
+async def test_a_burst_of_notices_keeps_the_socket_and_renders_the_whole_sidebar_again() -> None:
+    """Through a real subscription: more notices than its buffer holds, before the writer drains."""
+    hub = MemoryHub(queue_size=8)
+    sidebar = Sidebar(viewer="bob", current="general", label="#general", path="/rooms/general")
+    proto = core(sidebar=sidebar)
+    design = Entry("design", "room", "#design", "/rooms/design")
+    async with hub.subscribe("general", person="bob") as sub:
+        assert proto.need == ReadAfter(ZERO_CURSOR, 6)
+        proto.store_read([])
+        assert proto.need is READ_SIDEBAR
+        proto.sidebar_read([design])
+        assert 'id="sidebar"' in proto.data_to_send().frame
+        for n in range(200):  # a burst of news from a busy room, all while the writer is busy elsewhere
+            message = Message(f"{n:04d}", "design", "ada", "Ada", "hi", T0 + timedelta(seconds=n))
+            await hub.notify("bob", notices.unread("design", message, False))
+        assert sub.close_request is None  # not closed 1013: nothing of the room was lost
+        proto.woke(sub.drain(256), now=1.0)
+        assert proto.closing is None
+        assert proto.need is CHECK_SESSION  # a sign-out may have been among the dropped: asked at once
+        proto.session_checked(True)
+        assert proto.need is READ_SIDEBAR  # and the counts come from the store again
+        proto.sidebar_read([Entry("design", "room", "#design", "/rooms/design", unread=99)])
+        frame = proto.data_to_send().frame
+        assert 'id="sidebar"' in frame and 'data-unread="99"' in frame  # the whole sidebar, re-rendered

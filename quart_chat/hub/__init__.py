@@ -5,12 +5,14 @@ instances). Both deliver into the same bounded per-connection
 :class:`~quart_chat.hub.fanout.Subscription` queues.
 
 Two kinds of channel: one per room (its rows, and signals for whoever serves it) and one per
-person (small notices for their sidebars and their sessions, wherever their sockets are).
+person (small notices for their sidebars and their sessions, wherever their sockets are). A notice
+for many people at once (a message's ``unread`` to every member of its room) travels as a list of
+people on one shared channel instead (``notify_many``): O(1) publishes per message, not one per member.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -84,6 +86,15 @@ class Hub(Protocol):
         blocks on a slow socket, and a notice lost while the bus is down is not replayed (the
         reconnect's resync makes sidebars re-read the store). An instance hears a person's
         notices while it has a subscription following them.
+        """
+        ...
+
+    async def notify_many(self, persons: Collection[str], data: dict[str, str]) -> None:
+        """:meth:`notify` for many people with the same notice, at a cost that does not grow per person on the bus.
+
+        Every instance hears the list (in frames of at most ``wire.NOTICE_CHUNK`` people) and offers
+        the notice to the sockets it has of each; a room of 5,000 members costs five publishes, not
+        5,000. The same fire-and-forget terms as :meth:`notify`, in order with it and with the rows.
         """
         ...
 

@@ -7,15 +7,19 @@ later) and catches up from the store when its browser reconnects. Memory per
 connection is therefore bounded by ``maxsize`` rows.
 
 A connection hears one room, and may also follow one person: that person's
-:class:`Notice` items (sidebar counts, sign-out) come into the same queue, so
-one writer task still serves the whole socket.
+:class:`Notice` items (sidebar counts, sign-out) come into a buffer of their own beside
+the row queue, so one writer task still serves the whole socket. The buffer is small
+(:data:`NOTICE_BUFFER`) and its overflow never closes the socket: no row was lost, only
+sidebar news, which the store can tell again. It is dropped and the next drain says
+:data:`NOTICES_LOST`, on which the page reads its whole sidebar again (and checks its
+session at once, since a sign-out notice may have been among them).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -60,8 +64,19 @@ class Gap:
         return "GAP"
 
 
+class NoticesLost:
+    """Drain marker: this socket's notice buffer overflowed; its sidebar must be read again."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOTICES_LOST"
+
+
 RESYNC = Resync()
 GAP = Gap()
+NOTICES_LOST = NoticesLost()
+NOTICE_BUFFER = 64  # notices kept per connection between two drains (a burst beyond: reload the sidebar)
 SLOW_CONSUMER = "slow consumer"  # the reason of the 1013 close a full queue asks for
 
 
@@ -84,27 +99,46 @@ class CloseRequest:
 
 
 class Subscription:
-    """One connection's inbox: hub rows, resync markers and sender-only fragments."""
+    """One connection's inbox: hub rows, resync markers and sender-only fragments; and its person's notices apart."""
 
-    __slots__ = ("_items", "_wakeup", "close_request", "maxsize", "person", "room")
+    __slots__ = ("_items", "_notices", "_wakeup", "close_request", "maxsize", "notice_max", "notices_lost", "person",
+                 "room")  # fmt: skip
 
-    def __init__(self, room: str, maxsize: int) -> None:
+    def __init__(self, room: str, maxsize: int, notice_max: int = NOTICE_BUFFER) -> None:
         self.room = room
         self.person: str | None = None  # whose notices it also gets (see LocalFanout.follow)
         self.maxsize = maxsize
-        self._items: deque[Broadcast | Resync | Gap | Notice | str] = deque()
+        self.notice_max = notice_max
+        self._items: deque[Broadcast | Resync | Gap | str] = deque()
+        self._notices: deque[Notice] = deque()
+        self.notices_lost = False  # the buffer overflowed since the last drain
         self._wakeup = asyncio.Event()
         self.close_request: CloseRequest | None = None
 
     def offer(self, item: Broadcast | Resync | Gap | Notice | str) -> bool:
-        """Queue an item without waiting; on overflow ask the connection to close (1013)."""
+        """Queue an item without waiting; on overflow of the rows ask the connection to close (1013).
+
+        A notice goes to the notice buffer, whose overflow only marks the sidebar stale.
+        """
         if self.close_request is not None:
             return False
+        if isinstance(item, Notice):
+            return self._offer_notice(item)
         if len(self._items) >= self.maxsize:
             self._items.clear()  # the client re-reads the store on reconnect
             self.request_close(Close.TRY_AGAIN_LATER, SLOW_CONSUMER)
             return False
         self._items.append(item)
+        self._wakeup.set()
+        return True
+
+    def _offer_notice(self, notice: Notice) -> bool:
+        if len(self._notices) >= self.notice_max:
+            self._notices.clear()  # the sidebar is read again from the store instead: the latest state wins
+            self.notices_lost = True
+            self._wakeup.set()
+            return False
+        self._notices.append(notice)
         self._wakeup.set()
         return True
 
@@ -115,7 +149,7 @@ class Subscription:
 
     async def wait(self, timeout: float | None = None) -> bool:
         """Wait until there is something to drain or a close request; False on timeout."""
-        if self._items or self.close_request is not None:
+        if self._items or self._notices or self.notices_lost or self.close_request is not None:
             return True
         self._wakeup.clear()
         try:
@@ -124,17 +158,24 @@ class Subscription:
             return False
         return True
 
-    def drain(self, limit: int) -> list[Broadcast | Resync | Gap | Notice | str]:
-        """Take up to ``limit`` queued items, oldest first."""
-        batch: list[Broadcast | Resync | Gap | Notice | str] = []
+    def drain(self, limit: int) -> list[Broadcast | Resync | Gap | Notice | NoticesLost | str]:
+        """Take up to ``limit`` queued items, oldest first, then every buffered notice (at most
+        ``notice_max``), after :data:`NOTICES_LOST` if some were dropped since the last drain."""
+        batch: list[Broadcast | Resync | Gap | Notice | NoticesLost | str] = []
         items = self._items
         while items and len(batch) < limit:
             batch.append(items.popleft())
+        if self.notices_lost:
+            self.notices_lost = False
+            batch.append(NOTICES_LOST)
+        batch.extend(self._notices)
+        self._notices.clear()
         if not items:
             self._wakeup.clear()
         return batch
 
     def __len__(self) -> int:
+        """Rows and markers queued (what the slow-consumer bound counts; notices are apart)."""
         return len(self._items)
 
 
@@ -191,6 +232,16 @@ class LocalFanout:
     def offer_person(self, notice: Notice) -> int:
         """Offer a notice to every local subscription following its person; returns how many took it."""
         return self._offer_each(self._people.get(notice.person, ()), notice)
+
+    def offer_people(self, persons: Iterable[str], data: dict[str, str]) -> int:
+        """Offer one notice to everyone of ``persons`` followed here (the others are skipped at a
+        dict lookup each: the list is a whole room's members); returns how many subscriptions took it."""
+        taken = 0
+        followed = self._people
+        for person in persons:
+            if person in followed:
+                taken += self._offer_each(followed[person], Notice(person, data))
+        return taken
 
     def _offer_each(self, subs: set[Subscription] | tuple[()], item: Broadcast | Notice) -> int:
         taken = 0

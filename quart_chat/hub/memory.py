@@ -7,7 +7,7 @@ instances use the Redis hub.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 
 from quart_chat.hub import Broadcast, SignalHandler
@@ -43,6 +43,9 @@ class MemoryHub:
 
     async def notify(self, person: str, data: dict[str, str]) -> None:
         self.fanout.offer_person(Notice(person, dict(data)))
+
+    async def notify_many(self, persons: Collection[str], data: dict[str, str]) -> None:
+        self.fanout.offer_people(persons, dict(data))
 
     @property
     def healthy(self) -> bool:

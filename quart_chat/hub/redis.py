@@ -29,8 +29,9 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Collection, Coroutine
 from contextlib import asynccontextmanager, suppress
+from itertools import batched
 from typing import Any
 
 from redis.asyncio.connection import AbstractConnection
@@ -43,12 +44,16 @@ from quart_chat.hub.link import CONNECT_TIMEOUT, LINK_ERRORS, PING_INTERVAL, Lin
 from quart_chat.hub.missed import MissedRooms
 from quart_chat.hub.outbox import OUTBOX_MAX, Outbox, publish_forever
 from quart_chat.hub.wire import (
+    NOTICE_CHUNK,
+    NOTICES_CHANNEL,
     Malformed,
     Signal,
     channel_for,
     decode,
     decode_notice,
+    decode_notices,
     encode_notice,
+    encode_notices,
     encode_resync,
     encode_row,
     encode_signal,
@@ -61,6 +66,7 @@ __all__ = ["RedisHub", "redact"]
 
 log = logging.getLogger(__name__)
 
+NOTICES_BYTES = NOTICES_CHANNEL.encode()
 START_WAIT_FACTOR = 3  # start() waits this many connect timeouts for the first attempt, then goes on
 
 
@@ -163,6 +169,18 @@ class RedisHub:
             return
         self.outbox.put("", "", encode_notice(self.instance_id, person, data), person_channel(person))
 
+    async def notify_many(self, persons: Collection[str], data: dict[str, str]) -> None:
+        """Offer here at once, then queue one frame per NOTICE_CHUNK people on the shared notice channel."""
+        data = dict(data)
+        self.fanout.offer_people(persons, data)
+        if not persons:
+            return
+        if not self._healthy or self.outbox.full:
+            self.dropped_signals += 1
+            return
+        for chunk in batched(persons, NOTICE_CHUNK, strict=False):
+            self.outbox.put("", "", encode_notices(self.instance_id, list(chunk), data), NOTICES_CHANNEL)
+
     def _handle(self, room: str, data: dict[str, str]) -> None:
         for handler in tuple(self._handlers):
             try:
@@ -202,8 +220,8 @@ class RedisHub:
     # -- the link ---------------------------------------------------------------------------------
 
     def _channels(self) -> list[str]:
-        """Every channel this instance must hear: its rooms' and the people it has sockets of."""
-        return [*map(channel_for, self.fanout.rooms()), *map(person_channel, self.fanout.people())]
+        """Every channel this instance must hear: the shared notices, its rooms' and the people it has sockets of."""
+        return [NOTICES_CHANNEL, *map(channel_for, self.fanout.rooms()), *map(person_channel, self.fanout.people())]
 
     async def _subscribe_channel(self, channel: str) -> asyncio.Future[bool] | None:
         """SUBSCRIBE on the live link; the future resolves when Redis confirms (None while down)."""
@@ -308,6 +326,9 @@ class RedisHub:
     def _on_reply(self, reply: list[Any]) -> None:
         kind = reply[0]
         if kind == b"message":
+            if reply[1] == NOTICES_BYTES:
+                self._on_notices(reply[2])
+                return
             person = person_of(reply[1])
             if person is None:
                 self._on_message(room_of(reply[1]), reply[2])
@@ -325,6 +346,16 @@ class RedisHub:
             return
         if notice is not None:  # None: our own, delivered locally already
             self.fanout.offer_person(notice)
+
+    def _on_notices(self, data: bytes) -> None:
+        try:
+            found = decode_notices(data, self.instance_id)
+        except Malformed as exc:
+            self.dropped_malformed += 1
+            log.warning("Redis hub: dropped a malformed notice frame (%s): %.80r", exc, data)
+            return
+        if found is not None:  # None: our own, delivered locally already
+            self.fanout.offer_people(*found)
 
     def _on_message(self, room: str, data: bytes) -> None:
         try:

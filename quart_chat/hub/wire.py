@@ -7,7 +7,9 @@ Other instances get what a row needs, not its HTML (each viewer sees their own z
 ``{"i", "room", "resync": 1, "since"}`` for "I could not publish this room from ``since`` on",
 or ``{"i", "room", "signal": {str: str}}`` for a small room event (presence, typing), and skip
 their own echo by the instance id ``i``. A person's channel carries ``{"i", "person", "notice":
-{str: str}}`` (see ``quart_chat.notices``). ``stored_at`` does not travel: the
+{str: str}}`` (see ``quart_chat.notices``), and the one shared notice channel carries ``{"i", "people":
+[uid, ...], "notice": {str: str}}``, the same notice for each of at most :data:`NOTICE_CHUNK` people
+(every instance hears it and delivers to the people it has sockets of). ``stored_at`` does not travel: the
 send-to-deliver histogram measures the sender's own sockets only. A payload that does not
 parse, names another room (or person) than its channel, or carries a non-string where a string
 belongs is :class:`Malformed` and is dropped, never delivered.
@@ -28,6 +30,8 @@ from quart_chat.rows import Author, Row
 
 CHANNEL_PREFIX = "quart-chat:room:"
 PERSON_PREFIX = "quart-chat:person:"
+NOTICES_CHANNEL = "quart-chat:notices"  # notices for many people at once; every instance subscribes
+NOTICE_CHUNK = 1000  # people per frame on it: a frame stays small (about 30 KiB of ids), however big the room
 
 
 class Malformed(ValueError):
@@ -142,6 +146,25 @@ def decode_notice(person: str, data: bytes, own: str) -> Notice | None:
         if msg["i"] == own:
             return None
         return Notice(person, _strings(msg["notice"], "a notice"))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Malformed(str(exc)) from exc
+
+
+def encode_notices(origin: str, people: list[str], data: dict[str, str]) -> bytes:
+    return _dumps({"i": origin, "people": people, "notice": data})
+
+
+def decode_notices(data: bytes, own: str) -> tuple[list[str], dict[str, str]] | None:
+    """The people and the notice of a frame on :data:`NOTICES_CHANNEL`; None for ``own`` echo."""
+    try:
+        msg = json.loads(data)
+        people = msg["people"]
+        if not isinstance(people, list) or len(people) > NOTICE_CHUNK or not all(isinstance(p, str) for p in people):
+            raise TypeError(f"people is a list of at most {NOTICE_CHUNK} strings")
+        notice = _strings(msg["notice"], "a notice")
+        if msg["i"] == own:
+            return None
+        return people, notice
     except (ValueError, KeyError, TypeError) as exc:
         raise Malformed(str(exc)) from exc
 

@@ -120,9 +120,10 @@ class RoomStore(Protocol):
         """
         ...
 
-    async def leave(self, uid: str, place: str) -> None:
+    async def leave(self, uid: str, place: str) -> bool:
         """Take it off the person's sidebar, keeping how far they read (a new message in a
-        conversation, or opening the place again, puts it back)."""
+        conversation, or opening the place again, puts it back); False if it was not there
+        (never joined, or left already), so that only a real change is signalled."""
         ...
 
     async def membership(self, uid: str, place: str) -> Membership | None:
@@ -143,6 +144,15 @@ class RoomStore(Protocol):
 
     async def unread(self, membership: Membership, cap: int = UNREAD_CAP) -> Unread:
         """Messages after the membership's read cursor, and those mentioning its person, each up to ``cap``."""
+        ...
+
+
+    async def unread_many(self, memberships: Sequence[Membership], cap: int = UNREAD_CAP) -> dict[str, Unread]:
+        """:meth:`unread` for each of one person's memberships, by place: a sidebar's counts at once.
+
+        SQLite counts them all in one query; Firestore runs the bounded count aggregations of each,
+        a few at a time. Either way each count stops at ``cap``.
+        """
         ...
 
 

@@ -9,8 +9,10 @@ than one who is :data:`~quart_chat.store.UNREAD_CAP` behind.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +24,18 @@ SELECT latest.id, latest.created_us,
        (SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room = ?1 AND id > ?2 LIMIT ?3)),
        (SELECT COUNT(*) FROM (SELECT 1 FROM mentions WHERE uid = ?4 AND room = ?1 AND message_id > ?2 LIMIT ?3))
 FROM (SELECT 1) LEFT JOIN (SELECT id, created_us FROM messages WHERE room = ?1 ORDER BY id DESC LIMIT 1) AS latest
+"""
+# Every place of one sidebar in one query: the places and read positions come in as one JSON array.
+_UNREAD_MANY = """
+WITH wanted(place, after) AS (
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1)
+)
+SELECT wanted.place, latest.id, latest.created_us,
+       (SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room = wanted.place AND id > wanted.after LIMIT ?2)),
+       (SELECT COUNT(*) FROM (SELECT 1 FROM mentions
+                              WHERE uid = ?3 AND room = wanted.place AND message_id > wanted.after LIMIT ?2))
+FROM wanted LEFT JOIN messages AS latest
+  ON latest.id = (SELECT id FROM messages WHERE room = wanted.place ORDER BY id DESC LIMIT 1)
 """
 _MEMBERSHIP = "uid, place, partner, read_cursor"  # constant: no input reaches the SQL text
 
@@ -89,10 +103,13 @@ class SqliteRooms:
         )
         return bool(made)
 
-    async def leave(self, uid: str, place: str) -> None:
-        await self._write(
-            "leave", "UPDATE memberships SET left_sidebar = 1 WHERE uid = ? AND place = ?", (uid, place)
+    async def leave(self, uid: str, place: str) -> bool:
+        left = await self._write(
+            "leave",
+            "UPDATE memberships SET left_sidebar = 1 WHERE uid = ? AND place = ? AND left_sidebar = 0 RETURNING 1",
+            (uid, place),
         )
+        return bool(left)
 
     async def membership(self, uid: str, place: str) -> Membership | None:
         found = await self.select(
@@ -129,3 +146,17 @@ class SqliteRooms:
         latest_id, latest_us, count, mentions = next(iter(found))
         latest = ZERO_CURSOR if latest_id is None else make_cursor(_instant(latest_us), str(latest_id))
         return Unread(count, mentions, latest)
+
+    async def unread_many(self, memberships: Sequence[Membership], cap: int = UNREAD_CAP) -> dict[str, Unread]:
+        if not memberships:
+            return {}
+        uids = {m.uid for m in memberships}
+        if len(uids) != 1:
+            raise ValueError("unread_many counts one person's memberships")
+        wanted = json.dumps([[m.place, cursor_id(m.read_cursor)] for m in memberships])
+        found = await self.select(_UNREAD_MANY, (wanted, cap, uids.pop()), "count unread messages")
+        counted = {}
+        for place, latest_id, latest_us, count, mentions in found:
+            latest = ZERO_CURSOR if latest_id is None else make_cursor(_instant(latest_us), str(latest_id))
+            counted[place] = Unread(count, mentions, latest)
+        return counted

@@ -14,6 +14,7 @@ from quart.typing import ResponseReturnValue
 
 from quart_chat import membership
 from quart_chat.limits import seconds
+from quart_chat.membership import JoiningTooFast
 from quart_chat.messaging import SendingTooFast, profiles_for, send_message
 from quart_chat.models import Message
 from quart_chat.places import Place, shown_topic
@@ -68,6 +69,11 @@ async def _page_of_rows(read: list[Message], page: int) -> dict[str, Any]:
     }
 
 
+TOO_MANY_JOINS = "You opened many new rooms in a short time. Wait {wait} s, then open this one again."
+NOT_JOINED = (
+    "You are in {cap} rooms, the most one may be in, so this one is not added to your sidebar."
+    " Leave a room to join it; you can still read and write here."
+)
 HISTORY_UNAVAILABLE = ("Unavailable", "Chat history is unavailable right now.", 503)
 BAD_HISTORY_LINK = ("Bad link", "That link to older messages is not one this chat made. Go back to the room.", 400)
 
@@ -82,10 +88,15 @@ async def room(place: Place) -> ResponseReturnValue:
         shown = await _page_of_rows(await services.store.latest(place.key, page + 1), page)
         messages = shown["messages"]
         newest = messages[-1].cursor if messages else ZERO_CURSOR
-        entries = await membership.visit(
-            services.rooms, services.profiles, services.members, services.hub, me.uid, place, newest
+        visited = await membership.visit(
+            services.rooms, services.profiles, services.members, services.hub, me.uid, place, newest, services.joins
         )
+        entries = visited.entries
         record = await services.rooms.room(place.key) if place.is_room else None
+    except JoiningTooFast as exc:  # the rooms one joins are bounded: the page says when to come back
+        wait = seconds(exc.wait)
+        page, status = await _error("Too many new rooms", TOO_MANY_JOINS.format(wait=wait), 429)
+        return page, status, {"Retry-After": str(wait)}
     except StoreError:
         current_app.logger.exception("store failed while rendering place=%s", place.key)
         return await _error(*HISTORY_UNAVAILABLE)
@@ -101,6 +112,7 @@ async def room(place: Place) -> ResponseReturnValue:
         max_chars=services.settings.max_message_chars,
         client_id=new_client_id(),  # the composer's one-time id: a re-sent form lands once
         presence=await services.presence.at_load(place.key),  # who is here now; the socket keeps it live
+        not_joined="" if visited.joined else NOT_JOINED.format(cap=services.settings.max_memberships),
     )
 
 

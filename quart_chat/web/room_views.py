@@ -16,6 +16,7 @@ from quart import Blueprint, current_app, redirect, render_template, request
 from quart.typing import ResponseReturnValue
 
 from quart_chat import membership, rows
+from quart_chat.limits import seconds
 from quart_chat.places import ROOM_RULE, PlaceError, is_conversation, room_name, room_topic, shown_topic
 from quart_chat.sidebar import page_title
 from quart_chat.store import Room, StoreError
@@ -117,8 +118,16 @@ async def create() -> ResponseReturnValue:
         errors["topic"] = exc.message
     if errors:
         return await _directory(values=values, errors=errors, creating=True, status=400)
+    services = app_services()
     try:
-        await app_services().rooms.create_room(name, topic)
+        if await services.rooms.room(name) is None:  # a new room: counted against its maker's rate
+            wait = await services.limiter.take(f"rooms:{current_user().uid}", services.room_rate)
+            if wait:
+                retry = seconds(wait)
+                errors["form"] = f"You made many rooms in a short time. Wait {retry} s, then try again."
+                page, status = await _directory(values=values, errors=errors, creating=True, status=429)
+                return page, status, {"Retry-After": str(retry)}
+        await services.rooms.create_room(name, topic)
     except StoreError:
         current_app.logger.exception("store failed while making room=%s", name)
         errors["form"] = "The room could not be made right now. Try again."

@@ -18,11 +18,11 @@ from typing import Protocol
 
 from quart_chat.close_codes import Close
 from quart_chat.hub import Broadcast, Hub
-from quart_chat.hub.fanout import Gap, Notice, Resync, Subscription
+from quart_chat.hub.fanout import NOTICE_BUFFER, NOTICES_LOST, Gap, Notice, NoticesLost, Resync, Subscription
 from quart_chat.models import Message, parse_cursor
 from quart_chat.rows import Author, Row
 
-Item = Broadcast | Resync | Gap | Notice | str
+Item = Broadcast | Resync | Gap | Notice | NoticesLost | str
 QUEUE_SIZE = 256
 
 
@@ -216,14 +216,36 @@ class HubContract:
             for sub in (ada_here, ada_there, ada_again, bob, nobody):
                 assert sub.drain(10) == []  # once each; nobody else
 
-    async def test_notices_from_one_instance_keep_their_order_beside_its_rows(self, open_bus: OpenBus) -> None:
+    async def test_notices_from_one_instance_keep_their_order_and_so_do_its_rows(self, open_bus: OpenBus) -> None:
         async with open_bus() as bus, bus.peer.subscribe("general", person="ada") as ada:
-            sent: list[Item] = []
+            rows, told = [], []
             for n in range(20):
                 await bus.hub.publish(row("general", n))
                 await bus.hub.notify("ada", {"n": str(n)})
-                sent += [row("general", n), Notice("ada", {"n": str(n)})]
-            assert await take(ada, 40) == sent
+                rows.append(row("general", n))
+                told.append(Notice("ada", {"n": str(n)}))
+            got = await take(ada, 40)
+            assert [i for i in got if isinstance(i, Broadcast)] == rows  # rows and notices travel apart,
+            assert [i for i in got if isinstance(i, Notice)] == told  # each in its order
+
+    async def test_a_burst_of_notices_never_closes_a_socket_it_marks_its_sidebar_stale(self, open_bus: OpenBus) -> None:
+        async with (
+            open_bus(queue_size=8) as bus,
+            bus.hub.subscribe("general", person="ada") as here,
+            bus.peer.subscribe("general", person="ada") as there,
+        ):
+            for n in range(100):  # far more than the row queue holds, and than the notice buffer
+                await bus.hub.notify("ada", {"kind": "unread", "n": str(n)})
+            await bus.hub.publish(row("general", 1))
+            await bus.settle()
+            for sub in (here, there):
+                assert sub.close_request is None  # no row was lost: the socket stays open
+                got = sub.drain(100)
+                assert got[0] == row("general", 1)
+                assert NOTICES_LOST in got and len(got) <= 2 + NOTICE_BUFFER  # bounded; the page reloads its sidebar
+            await bus.hub.notify("ada", {"kind": "unread", "n": "after"})
+            for sub in (here, there):
+                assert await take(sub, 1) == [Notice("ada", {"kind": "unread", "n": "after"})]  # and goes on
 
     async def test_leaving_stops_a_persons_notices_and_a_later_socket_gets_them_again(self, open_bus: OpenBus) -> None:
         async with open_bus() as bus:
@@ -237,3 +259,34 @@ class HubContract:
                 await bus.settle()
                 assert back.drain(10) == []
             assert gone.drain(10) == []
+
+    async def test_a_notice_for_many_reaches_each_of_them_on_every_instance_once(self, open_bus: OpenBus) -> None:
+        crowd = [f"member-{n}" for n in range(2_500)]  # more than one frame's worth of people on the bus
+        async with (
+            open_bus() as bus,
+            bus.hub.subscribe("general", person="member-0") as first_here,
+            bus.peer.subscribe("random", person="member-1499") as middle_there,  # in the second frame
+            bus.peer.subscribe("random", person="member-2499") as last_there,  # in the last
+            bus.peer.subscribe("random", person="member-2499") as last_again,
+            bus.peer.subscribe("random", person="outsider") as outsider,
+            bus.peer.subscribe("random") as nobody,
+        ):
+            notice = {"kind": "unread", "place": "design"}
+            await bus.hub.notify_many(crowd, notice)
+            assert first_here.drain(10) == [Notice("member-0", notice)]  # its own instance's, at once
+            assert await take(middle_there, 1) == [Notice("member-1499", notice)]
+            for sub in (last_there, last_again):
+                assert await take(sub, 1) == [Notice("member-2499", notice)]
+            await bus.hub.notify_many([], notice)  # nobody: nothing at all
+            await bus.settle()
+            for sub in (first_here, middle_there, last_there, last_again, outsider, nobody):
+                assert sub.drain(10) == []  # once each; nobody else
+
+    async def test_notices_for_one_and_for_many_keep_their_order(self, open_bus: OpenBus) -> None:
+        async with open_bus() as bus, bus.peer.subscribe("general", person="ada") as ada:
+            sent: list[Item] = []
+            for n in range(10):
+                await bus.hub.notify("ada", {"n": f"one {n}"})
+                await bus.hub.notify_many(["bob", "ada"], {"n": f"many {n}"})
+                sent += [Notice("ada", {"n": f"one {n}"}), Notice("ada", {"n": f"many {n}"})]
+            assert await take(ada, 20) == sent

@@ -57,8 +57,8 @@ class RoomContract:
         assert await store.members("nowhere") == []
         assert await store.membership("u1", DM) == Membership("u1", DM, "u2", ZERO_CURSOR)
         assert await store.membership("u3", DM) is None
-        await store.leave("u1", "general")
-        await store.leave("u1", "general")  # leaving twice is no error
+        assert await store.leave("u1", "general") is True
+        assert await store.leave("u1", "general") is False  # leaving twice is no error, and no change
         assert [m.place for m in await store.memberships("u1")] == [DM]
         assert [m.uid for m in await store.members("general")] == ["u2"]
 
@@ -75,7 +75,7 @@ class RoomContract:
         (back,) = await store.memberships("u2")
         assert back == Membership("u2", DM, "u1", first.cursor)
         assert (await store.unread(back)).count == 1  # "two" is what is new
-        await store.leave("nobody", DM)  # leaving what one never joined is no error
+        assert await store.leave("nobody", DM) is False  # leaving what one never joined is no error, no change
 
     async def test_unread_counts_what_came_after_the_read_cursor(self, store) -> None:
         await store.join("u2", "general")
@@ -129,3 +129,17 @@ class RoomContract:
         again = await store.add("general", "u1", "Ada", "@bob once", message_id="c1", mentions=[("bob", "u2")])
         assert again.replayed and again.mentions == (("bob", "u2"),)
         assert await store.unread(Membership("u2", "general")) == Unread(1, 1, again.cursor)
+
+    async def test_a_sidebars_counts_at_once_are_each_places_counts(self, store) -> None:
+        for place in ("general", "design", "quiet", DM):
+            await store.join("u2", place, partner="u1" if place == DM else "")
+        sent = [await store.add("general", "u1", "Ada", f"m{i}") for i in range(4)]
+        await store.add("design", "u1", "Ada", "@bob look", mentions=[("bob", "u2")])
+        await store.add(DM, "u1", "Ada", "psst")
+        await store.mark_read("u2", "general", sent[1].cursor)
+        mine = await store.memberships("u2")
+        assert await store.unread_many(mine, cap=3) == {m.place: await store.unread(m, cap=3) for m in mine}
+        counted = await store.unread_many(mine)
+        assert (counted["general"].count, counted["design"].mentions, counted[DM].count) == (2, 1, 1)
+        assert counted["quiet"] == Unread(0, 0, ZERO_CURSOR)
+        assert await store.unread_many([]) == {}
