@@ -15,6 +15,9 @@ What a frame costs is bounded before any work is done on it:
   (``CHAT_FRAMES_PER_MINUTE``, a tenth of it at once) *before* it is parsed. Our composer sends at
   most a message per keypress of Enter and a typing notice per 2 s, far under it; a socket past
   it is closed 1008 "too many frames".
+- **A refused message** (too long, control characters, too fast, not saved) is answered with the
+  composer again, the refused text in it and the reason beside it (``role="alert"``): a refusal never
+  loses what was typed. Frames that are not a message at all get the reason alone.
 - **A bad frame** is answered once: the first after a good one gets its error under the composer,
   the rest get nothing, and :data:`BAD_FRAMES` of them within a minute close the socket 1008 "too
   many bad frames". A reply costs a render and a send; a flood of them must not cost one each.
@@ -24,6 +27,7 @@ What a frame costs is bounded before any work is done on it:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -91,8 +95,12 @@ class FrameReader:
         frames_per_minute: int,
         notice_rate: Rate,
         now: float,
+        composer: Callable[[str, str], str] | None = None,
     ) -> None:
+        """``composer(text, error)``: this socket's composer with a refused ``text`` kept and the
+        ``error`` beside it (without one, the error alone replaces the composer's notice)."""
         self.renderer = renderer
+        self.composer = composer
         self.max_chars = max_chars
         self.max_bytes = max_bytes
         self.frame_rate = Rate(frames_per_minute, 60.0, max(10, frames_per_minute // 10))
@@ -110,7 +118,7 @@ class FrameReader:
         try:
             frame = parse_frame(raw, self.max_chars, self.max_bytes)
         except FrameError as exc:
-            return self._bad_frame(exc.message, now)
+            return self._bad_frame(exc.message, now, exc.text)
         self._answered = False
         if frame.notice is not None:
             if frame.client_id is not None and frame.client_id == self._used_client_id:
@@ -121,10 +129,16 @@ class FrameReader:
             return Drop()
         return Post(frame.text, frame.client_id)
 
-    def too_fast(self, wait: float) -> Answer:
-        """The per-person message limit refused a :class:`Post`."""
-        error = f"You are sending too fast. Try again in {seconds(wait)} s."
-        return Answer(self.renderer.composer_error(error), "rate_limited")
+    def too_fast(self, wait: float, text: str = "") -> Answer:
+        """The per-person message limit refused a :class:`Post` (its ``text`` stays in the composer)."""
+        error = f"Not sent: You are sending too fast. Try again in {seconds(wait)} s; your message is kept."
+        return Answer(self.refusal(error, text), "rate_limited")
+
+    def refusal(self, error: str, text: str = "") -> str:
+        """The answer to a refused message: the composer with ``text`` kept, or the error alone."""
+        if text and self.composer is not None:
+            return self.composer(text, error)
+        return self.renderer.composer_error(error)
 
     def sent(self, client_id: str | None) -> None:
         """A :class:`Post` was stored: notices from its composer that arrive late are stale."""
@@ -137,14 +151,14 @@ class FrameReader:
         wait, new_tat = gcra(tat, now, rate)
         return wait, (tat if wait else new_tat)
 
-    def _bad_frame(self, message: str, now: float) -> Action:
+    def _bad_frame(self, message: str, now: float, text: str = "") -> Action:
         wait, self._bad = self._spend(self._bad, now, BAD_FRAMES)
         if wait:
             return self._hang_up("too many bad frames", "bad_frames")
         if self._answered:
             return Drop("invalid")
         self._answered = True
-        return Answer(self.renderer.composer_error(message), "invalid")
+        return Answer(self.refusal(message, text), "invalid")
 
     def _hang_up(self, reason: str, label: str) -> Hangup:
         text = "Disconnected: this page sent too many frames. Reload it to reconnect."

@@ -94,9 +94,27 @@ class Renderer:
         html = self._render("chat/_status.html", state=state, reason=reason, login_href=login_href)
         return partial("#live-status", html)
 
-    def composer(self, label: str, max_chars: int, *, action: str, csrf: str, client_id: str, peer: str = "") -> str:
-        """An empty composer ("Message #general") with a fresh one-time ``client_id`` (a re-sent frame
-        lands once); ``peer``: a conversation's ``page_check``, which its no-JS post carries."""
+    def composer(
+        self,
+        label: str,
+        max_chars: int,
+        *,
+        action: str,
+        csrf: str,
+        client_id: str,
+        peer: str = "",
+        text: str = "",
+        error: str = "",
+        to_bottom: bool = False,
+    ) -> str:
+        """The composer ("Message #general") with a fresh one-time ``client_id`` (a re-sent frame lands
+        once); ``peer``: a conversation's ``page_check``, which its no-JS post carries.
+
+        Empty after a send, and then ``to_bottom`` also scrolls the sender's list to its newest row
+        (htmx's ``show:bottom`` swap modifier on this partial: the row itself is rendered once for
+        everyone, so it cannot carry one person's scroll). A refused send comes back with its
+        ``text`` kept and the ``error`` beside it, so nothing typed is lost.
+        """
         html = self._render(
             "chat/_composer.html",
             label=label,
@@ -105,8 +123,10 @@ class Renderer:
             csrf=csrf,
             client_id=client_id,
             peer=peer,
+            text=text,
+            error=error,
         )
-        return partial("#composer", html)
+        return partial("#composer", html, "outerHTML show:bottom showTarget:#messages" if to_bottom else "outerHTML")
 
     def composer_error(self, error: str) -> str:
         return partial("#composer-error", self._render("chat/_composer_error.html", error=error))

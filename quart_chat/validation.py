@@ -19,11 +19,13 @@ def is_room_name(name: str) -> bool:
 
 
 class FrameError(ValueError):
-    """A frame we refuse; ``message`` goes back to the sender alone."""
+    """A frame we refuse; ``message`` goes back to the sender alone. ``text``: the refused draft as
+    sent, when there was one to give back (the composer is re-rendered with it: nothing typed is lost)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, text: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.text = text
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,12 @@ def parse_frame(raw: str | bytes | None, max_chars: int, max_bytes: int | None =
         raise FrameError("That message could not be read (more than one message field).")
     if not isinstance(text, str):
         raise FrameError("That message could not be read (the message is not text).")
-    return ChatFrame(clean_text(text, max_chars), clean_client_id(data.get("client_id")))
+    try:
+        cleaned = clean_text(text, max_chars)
+    except FrameError as exc:
+        # Given back as sent (at most max_bytes); a lone surrogate cannot be sent back at all.
+        raise FrameError(exc.message, "" if visible_text.has_surrogate(text) else text) from None
+    return ChatFrame(cleaned, clean_client_id(data.get("client_id")))
 
 
 def clean_client_id(value: object) -> str | None:

@@ -146,7 +146,8 @@ async def test_store_failure_is_reported_and_nothing_is_broadcast(app: Quart, ad
         await store.close()  # the store goes away under a live room
         await a.send(send("lost?"))
         frame = "".join(await frames_until(a, lambda s: "could not be saved" in s))
-        assert "lost?" not in frame
+        # No row for it; the sender's composer comes back with the text kept (nothing typed is lost).
+        assert 'class="msg' not in frame and ">lost?</textarea>" in frame
         try:
             extra = await asyncio.wait_for(b.receive(), 0.5)
         except TimeoutError:

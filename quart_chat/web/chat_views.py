@@ -169,6 +169,11 @@ async def _not_sent(
     return page, status
 
 
+def _kept(typed: str) -> str:
+    """A refused text to give back in the "Not sent" form (a lone surrogate cannot be sent back)."""
+    return typed.encode("utf-8", "replace").decode("utf-8")
+
+
 async def message_to_moved_handle(place: Place) -> ResponseReturnValue:
     """A no-JS post from a page made for the person who had ``place.handle`` before: 409, NOT sent.
 
@@ -199,10 +204,14 @@ async def post_message(place: Place) -> ResponseReturnValue:
     if not csrf_ok(form.get("csrf_token")):
         return await _error("Form expired", "This form expired. Please try again.", 400)
     try:
-        text = clean_text(form.get("message", ""), services.settings.max_message_chars)
         client_id = clean_client_id(form.get("client_id"))
-    except FrameError as exc:  # the same rule as the WebSocket's frames
+    except FrameError as exc:
         return await _error("Not sent", exc.message, 400)
+    typed = form.get("message", "")
+    try:
+        text = clean_text(typed, services.settings.max_message_chars)
+    except FrameError as exc:  # the same rule as the WebSocket's frames; what was typed comes back whole
+        return await _not_sent(place, f"{exc.message} Your message is kept below.", _kept(typed), client_id, 400)
     if text:
         try:
             await send_message(services, place, current_user(), text, client_id=client_id)

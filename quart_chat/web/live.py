@@ -54,6 +54,7 @@ bp = Blueprint("live", __name__)
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 64  # rows joined into one frame under load
+NOT_SAVED = "Not sent: the message could not be saved. Try again; your message is kept."
 TOO_MANY_TABS = "This chat is open in too many tabs. Close some, then reload this one."
 
 
@@ -321,7 +322,9 @@ class LiveConnection:
 
     # -- reader: frames from the browser -------------------------------------------------
 
-    def _composer(self) -> str:
+    def _composer(self, text: str = "", error: str = "", *, to_bottom: bool = False) -> str:
+        """This socket's composer: empty after a send (and the list scrolled to its newest row), or
+        with a refused ``text`` kept and the ``error`` beside it."""
         return self.services.renderer.composer(
             self.place.label,
             self.settings.max_message_chars,
@@ -329,6 +332,9 @@ class LiveConnection:
             csrf=self._csrf,
             client_id=new_client_id(),
             peer=self.place.check,
+            text=text,
+            error=error,
+            to_bottom=to_bottom,
         )
 
     async def _read(self, sub: Subscription) -> None:
@@ -340,6 +346,7 @@ class LiveConnection:
             frames_per_minute=settings.frames_per_minute,
             notice_rate=self.services.message_rate,  # as strict as messages', so typing never costs a message
             now=time.monotonic(),
+            composer=self._composer,
         )
         presence = self.services.presence
         while True:
@@ -370,12 +377,12 @@ class LiveConnection:
         try:
             await send_message(self.services, self.place, self.me, post.text, client_id=post.client_id)
         except SendingTooFast as exc:
-            return reader.too_fast(exc.wait)
+            return reader.too_fast(exc.wait, post.text)
         except StoreError:
             log.exception("store failed; message refused uid=%s room=%s", self.me.uid, self.room)
-            error = self.services.renderer.composer_error("Not sent: the message could not be saved. Try again.")
+            error = reader.refusal(NOT_SAVED, post.text)
             return Answer(error, "store_failed")
         reader.sent(post.client_id)
         await self.services.presence.stopped(self.room, self.me.uid)
-        sub.offer(self._composer())
+        sub.offer(self._composer(to_bottom=True))
         return post
