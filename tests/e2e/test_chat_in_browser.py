@@ -33,7 +33,8 @@ async def expect_live(page: Page) -> None:
 
 async def say(page: Page, text: str) -> None:
     await page.fill("#message", text)
-    await page.press("#message", "Enter")
+    # The composer is a textarea: Enter adds a line there (no eval under the CSP, see README), Send sends.
+    await page.click("#composer button[type=submit]")
     await expect(page.locator("#message")).to_have_value("", timeout=5_000)  # composer comes back empty
 
 
