@@ -93,3 +93,26 @@ def test_the_composer_at_its_fastest_for_ten_minutes_never_nears_the_budget() ->
 def test_too_fast_answers_with_the_wait() -> None:
     answer = reader().too_fast(2.2)
     assert answer.reason == "rate_limited" and "Try again in 3 s" in answer.fragment
+
+
+# -- issue 10: a refused message comes back in the composer, with its reason beside it ------------------
+
+
+def composing_reader() -> FrameReader:
+    return FrameReader(
+        renderer=RENDERER, max_chars=2000, max_bytes=65536, frames_per_minute=300, notice_rate=MESSAGES, now=0.0,
+        composer=lambda text, error: f"<composer text={text!r} error={error!r}>",
+    )  # fmt: skip
+
+
+def test_a_refused_message_gives_the_composer_back_with_its_text() -> None:
+    r = composing_reader()
+    too_long = r.received(message("y" * 2001), 0.0)
+    assert isinstance(too_long, Answer) and too_long.reason == "invalid"
+    error = "Message too long: 2001 characters, the limit is 2000."
+    assert too_long.fragment == f"<composer text={'y' * 2001!r} error={error!r}>"
+    fast = r.too_fast(2.2, "kept")
+    assert fast.reason == "rate_limited" and fast.fragment.startswith("<composer text='kept' error='Not sent: You are")
+    assert "Try again in 3 s" in fast.fragment
+    not_text = composing_reader().received("{bad", 1.0)  # not a message at all: the reason alone
+    assert isinstance(not_text, Answer) and not_text.fragment.startswith('<hx-partial hx-target="#composer-error"')

@@ -194,3 +194,26 @@ def test_parse_frame_refuses_or_accepts_any_json_without_crashing(value: object)
         assert exc.message
         return
     assert not visible_text.has_surrogate(frame.text)
+
+
+# -- issue 10: a refused message is given back, never cut ----------------------------------------------
+
+
+def test_pasted_lines_are_kept_and_other_controls_still_refused() -> None:
+    assert parse_frame(json.dumps({"message": "one\ntwo\r\nthree\n"}), 100).text == "one\ntwo\nthree"
+    with pytest.raises(FrameError):
+        parse_frame(json.dumps({"message": "one\x0btwo"}), 100)  # a vertical tab is not a line break
+
+
+def test_text_over_the_limit_is_refused_whole_with_the_text_given_back() -> None:
+    typed = "x" * 2500
+    with pytest.raises(FrameError) as exc:
+        parse_frame(json.dumps({"message": typed}), 2000)
+    assert exc.value.message == "Message too long: 2500 characters, the limit is 2000."
+    assert exc.value.text == typed  # for the composer to show again, whole
+
+
+def test_a_lone_surrogate_is_not_given_back() -> None:
+    with pytest.raises(FrameError) as exc:
+        parse_frame('{"message": "a\\ud800b"}', 2000)
+    assert exc.value.text == ""
