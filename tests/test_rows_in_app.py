@@ -104,7 +104,8 @@ async def test_rows_more_than_five_minutes_apart_and_across_days_are_not_grouped
 ) -> None:
     uid = (await profile(app, ada)).uid
     now = datetime.now(UTC)
-    three_days_ago = now - timedelta(days=3)
+    # At noon: the rows seven minutes apart must not straddle a midnight (this failed when run at 23:54 UTC).
+    three_days_ago = (now - timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
     for text, at in (
         ("long ago", three_days_ago),
         ("six minutes on", three_days_ago + timedelta(minutes=6)),
