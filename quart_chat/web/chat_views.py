@@ -181,7 +181,7 @@ async def message_to_moved_handle(place: Place) -> ResponseReturnValue:
     handle now, when it is still in the sender's sidebar; else only the text, with nowhere to send it.
     """
     form = await request.form
-    text = form.get("message", "")[: app_services().settings.max_message_chars]
+    text = _kept(form.get("message", ""))  # given back whole: never a silent cut
     try:
         client_id = clean_client_id(form.get("client_id"))
     except FrameError:
