@@ -37,6 +37,7 @@ from quart_chat.live_protocol import Closing
 from quart_chat.rendering import Renderer
 from quart_chat.validation import FrameError, parse_frame
 
+KEPT = "Your message is kept."  # said when a refused text comes back in the composer
 BAD_FRAMES = Rate(count=10, period=60.0, burst=10)  # bad frames a socket may send before it is closed
 
 
@@ -158,7 +159,7 @@ class FrameReader:
         if self._answered:
             return Drop("invalid")
         self._answered = True
-        return Answer(self.refusal(message, text), "invalid")
+        return Answer(self.refusal(f"{message} {KEPT}" if text else message, text), "invalid")
 
     def _hang_up(self, reason: str, label: str) -> Hangup:
         text = "Disconnected: this page sent too many frames. Reload it to reconnect."

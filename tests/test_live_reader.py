@@ -109,7 +109,7 @@ def test_a_refused_message_gives_the_composer_back_with_its_text() -> None:
     r = composing_reader()
     too_long = r.received(message("y" * 2001), 0.0)
     assert isinstance(too_long, Answer) and too_long.reason == "invalid"
-    error = "Message too long: 2001 characters, the limit is 2000."
+    error = "Message too long: 2001 characters, the limit is 2000. Your message is kept."
     assert too_long.fragment == f"<composer text={'y' * 2001!r} error={error!r}>"
     fast = r.too_fast(2.2, "kept")
     assert fast.reason == "rate_limited" and fast.fragment.startswith("<composer text='kept' error='Not sent: You are")
