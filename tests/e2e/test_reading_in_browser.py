@@ -3,11 +3,12 @@ JavaScript off, what a screen reader hears (the log, the status, "Load older"), 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from tests.e2e.conftest import ConsoleWatch
 from tests.e2e.test_chat_in_browser import PASSWORD, expect_live, row, say, sign_up
@@ -225,3 +226,24 @@ async def test_error_pages_are_the_apps_own_and_room_addresses_are_normalised(
     await page.get_by_role("link", name="Back to the chat").click()
     await page.wait_for_url("**/rooms/general")
     assert [e for e in console.errors if "404" not in e] == [], "\n".join(console.errors)
+
+
+async def test_a_page_connects_even_when_its_htmx_extension_arrives_late(
+    browser: Browser, server: ChatServer, console: ConsoleWatch
+) -> None:
+    """A second tab sometimes never connected: a deferred htmx started on a timer before hx-ws.min.js
+    had run. A late hx-ws (0.5 s, as a slow network or a revalidation makes it) shows it every time."""
+    context = await browser.new_context()
+    page = console.watch(await context.new_page(), "ada")
+    await sign_up(page, server.base, "ada@example.com")
+
+    async def late(route: Route) -> None:
+        await asyncio.sleep(0.5)
+        await route.continue_()
+
+    await page.route("**/vendor/htmx/hx-ws.min.js", late)
+    await page.reload()
+    await expect_live(page)
+    await say(page, "still connected")
+    await expect(row(page, "still connected")).to_be_visible()
+    assert console.errors == [], "\n".join(console.errors)
