@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the Firebase emulator tests need; safe to run again (does nothing when all is there).
 #   - the Firebase CLI (Auth emulator), pinned in package.json/package-lock.json, into ./node_modules
+#   - axe-core (pinned there too), which the browser tests inject to check accessibility; never served
 #   - Java 17 and the Cloud Firestore emulator JAR (Debian packages)
 # Writes nothing outside the checkout except what apt-get installs.
 set -euo pipefail
@@ -10,12 +11,12 @@ export NO_UPDATE_NOTIFIER=1 npm_config_update_notifier=false npm_config_fund=fal
 export npm_config_cache="$PWD/.cache/npm"   # no writes to ~/.npm
 export XDG_CONFIG_HOME="$PWD/.cache/xdg-config" CI=true   # the Firebase CLI's configstore stays in the checkout
 
-if [ ! -x node_modules/.bin/firebase ]; then
+if [ ! -x node_modules/.bin/firebase ] || [ ! -f node_modules/axe-core/axe.min.js ]; then
     if ! command -v npm >/dev/null; then
         echo "install-firebase: npm is missing; install Node.js 20+ (Debian: apt-get install nodejs npm)" >&2
         exit 1
     fi
-    echo "install-firebase: npm ci --ignore-scripts (firebase-tools for the Auth emulator)"
+    echo "install-firebase: npm ci --ignore-scripts (firebase-tools for the Auth emulator, axe-core for the a11y tests)"
     npm ci --ignore-scripts --no-fund --no-audit
 fi
 

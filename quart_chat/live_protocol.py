@@ -92,7 +92,7 @@ class Closing:
 
 def signed_out(renderer: Renderer, login_href: str, reason: str = "signed out") -> Closing:
     """The one way a socket ends because its session did: say so, then 1008 (htmx stops retrying)."""
-    return Closing(Close.POLICY_VIOLATION, reason, renderer.status("closed", "You are signed out.", login_href))
+    return Closing(Close.POLICY_VIOLATION, reason, renderer.signed_out(login_href))
 
 
 def retry_later(renderer: Renderer, code: int, reason: str) -> Closing:
@@ -140,9 +140,12 @@ class LiveProtocol:
         self._read: ReadAfter | ReadLatest | None = ReadAfter(after, catchup_limit + 1)
         self._check_due = False
         self._last_check = now
-        self._live_status = renderer.status("live")  # the same bytes at every heartbeat: render once
+        self._live_status = renderer.heartbeat()  # the same bytes at every heartbeat: render once
+        self._went_live = renderer.status("live")  # once: the badge and the announced "Live"
+        self._new_rows = renderer.jump(has_new=True)  # with live rows: "New messages ↓" when scrolled up
         self._last_status = now
         self._status = True  # the first frame says "Live"
+        self._announced = False  # has the first frame (the one that announces "Live") gone yet?
         self._rows: list[str] = []
         self._stored_at: list[float] = []
         self._caught_up = ""
@@ -282,13 +285,14 @@ class LiveProtocol:
         """Everything pending, joined into one frame: live rows, catch-up, direct fragments, status."""
         if self.closing is not None or self.need is not None:
             return None
-        parts = [rows_partial(self._rows)] if self._rows else []
+        parts = [rows_partial(self._rows), self._new_rows] if self._rows else []
         if self._caught_up:
             parts.append(self._caught_up)
         parts.extend(self._direct)
         parts.extend(self._sidebar_parts())
         if self._status:
-            parts.append(self._live_status)
+            parts.append(self._live_status if self._announced else self._went_live)
+            self._announced = True
         out = Outgoing("".join(parts), len(self._rows), tuple(self._stored_at)) if parts else None
         self._rows, self._stored_at, self._caught_up, self._direct, self._status = [], [], "", [], False
         return out

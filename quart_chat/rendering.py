@@ -91,8 +91,28 @@ class Renderer:
         return "".join(self.row(r, zone, now=now) for r in rows)
 
     def status(self, state: str, reason: str = "", login_href: str | None = None) -> str:
-        html = self._render("chat/_status.html", state=state, reason=reason, login_href=login_href)
-        return partial("#live-status", html)
+        """A change of the live state: the badge, and #live-note's inside, which a screen reader
+        announces (so this is sent when the state changes, not at every heartbeat)."""
+        note = self._render("chat/_live_note.html", state=state, reason=reason, login_href=login_href)
+        return self.heartbeat(state) + partial("#live-note", note, "innerHTML")
+
+    def heartbeat(self, state: str = "live") -> str:
+        """The badge alone (aria-hidden): re-sent every few seconds to restart its CSS animation."""
+        return partial("#live-status", self._render("chat/_status.html", state=state))
+
+    def signed_out(self, login_href: str) -> str:
+        """The closing frame of a page whose session ended: said once with one "Log in again" link,
+        the composer disabled and the top bar no longer "Signed in as…"."""
+        return (
+            self.status("closed", "You are signed out.", login_href)
+            + partial("#composer", self._render("chat/_composer_off.html"))
+            + partial("#account", self._render("chat/_account_off.html"))
+            + partial("#logout", "", "delete")
+        )
+
+    def jump(self, has_new: bool) -> str:
+        """The "Jump to the newest" link; ``has_new``: it says "New messages" (live rows came)."""
+        return partial("#jump", self._render("chat/_jump.html", has_new=has_new))
 
     def composer(
         self,
@@ -143,7 +163,11 @@ class Renderer:
         """Replace the whole message list: used when a reconnecting page is too far behind."""
         messages = [r.message for r in rows]
         older = self._render("chat/_older.html", place=place, messages=messages, has_older=has_older)
-        return partial("#messages", self.rows(rows, tz), "innerHTML") + partial("#older", older)
+        return (
+            partial("#messages", self.rows(rows, tz), "innerHTML")
+            + partial("#older-rows", "", "innerHTML")
+            + partial("#older", older)
+        )
 
     def sidebar(self, entries: list[Entry], *, current: str, csrf: str, back: str) -> str:
         """The whole sidebar (after it was read again): its links, badges and leave forms."""

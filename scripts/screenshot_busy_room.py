@@ -1,4 +1,5 @@
-"""Remake docs/screenshots/busy-room.png: three people in #general, with their sidebar, as the README shows it.
+"""Remake docs/screenshots/busy-room.png: three people in #general, with their sidebar, as the README shows it;
+and docs/screenshots/phone-room.png: the same room on Ada's phone, scrolled up as a message arrives.
 
 Starts its own server on a free loopback port with a fresh data folder, drives Debian's
 Chromium with Playwright (as the browser tests do), and stops the server by its process id.
@@ -26,6 +27,8 @@ from tests.e2e.test_chat_in_browser import expect_live  # noqa: E402
 from tests.support.server import ChatServer  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots" / "busy-room.png"
+PHONE_OUT = ROOT / "docs" / "screenshots" / "phone-room.png"
+PHONE = {"viewport": {"width": 390, "height": 760}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 TALK = (
     (0, "Morning! Has anyone looked at the new engine notes?"),
     (0, "The second table has the loop I mentioned."),
@@ -83,10 +86,23 @@ async def main() -> None:
                 await expect(pages[0].locator("#typing")).to_contain_text("typing", timeout=5_000)
                 OUT.parent.mkdir(parents=True, exist_ok=True)
                 await pages[0].screenshot(path=str(OUT))
+                # Ada's phone: scrolled up a little when Grace writes, so "New messages" shows.
+                phone = await (await browser.new_context(**PHONE)).new_page()
+                await phone.goto(server.base + "/login")
+                await phone.fill("input[name=email]", PEOPLE[0][0])
+                await phone.fill("input[name=password]", "correct horse battery")
+                await phone.click("button[type=submit]")
+                await phone.wait_for_url("**/rooms/general")
+                await expect_live(phone)
+                await phone.locator(".scroller").evaluate("e => { e.scrollTop = -120; }")
+                await grace.fill("#message", "Sent while Ada was reading further up.")
+                await grace.press("#message", "Enter")
+                await expect(phone.locator("#jump")).to_have_text("New messages ↓", use_inner_text=True)
+                await phone.screenshot(path=str(PHONE_OUT))
                 await browser.close()
         finally:
             server.kill()
-    print(f"wrote {OUT.relative_to(ROOT)}")
+    print(f"wrote {OUT.relative_to(ROOT)} and {PHONE_OUT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The app's own page for every 4xx the framework raises (404, 405, 413, ...), instead of Werkzeug's.
+"""The app's own page for every error the framework raises (404, 405, 413, 503, a crash's 500, ...),
+instead of Werkzeug's bare one: styled, with a way back.
 
 A view that knows better answers itself (a form re-rendered with its error, as auth_views and
 people_views do for a body over MAX_CONTENT_LENGTH); everything else gets ``errors/error.html``
@@ -22,7 +23,12 @@ PAGES: dict[int, tuple[str, str]] = {
     400: ("Bad request", "That request could not be understood. Go back and try again."),
     404: ("Not found", "There is no page at this address."),
     405: ("Not allowed", "This page cannot be used that way."),
+    403: ("Not allowed", "You may not see or do this here."),
+    409: ("Conflict", "That clashed with a change made meanwhile. Reload the page and try again."),
     413: ("Too large", TOO_LARGE),
+    429: ("Too many requests", "That was too many at once. Wait a few seconds, then try again."),
+    500: ("Something went wrong", "The chat could not answer that. Try again in a moment."),
+    503: ("Unavailable", "The chat cannot answer right now. Try again in a few seconds."),
 }
 
 
@@ -35,8 +41,9 @@ async def page_for(exc: HTTPException) -> ResponseReturnValue:
 
 
 async def client_error(exc: HTTPException) -> ResponseReturnValue:
-    """Any 4xx without a handler of its own; redirects, 5xx and WebSocket handshakes are left as they are."""
-    if has_websocket_context() or exc.code is None or not 400 <= exc.code < 500:
+    """Any 4xx or 5xx without a handler of its own (an unhandled exception arrives here as a 500);
+    redirects and WebSocket handshakes are left as they are."""
+    if has_websocket_context() or exc.code is None or exc.code < 400:
         return exc
     return await page_for(exc)
 
