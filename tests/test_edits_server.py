@@ -175,3 +175,19 @@ async def test_across_two_instances_on_redis_the_change_reaches_the_other(
             assert "message deleted" in (await changed_rows(b, 1))[mid]
         await ada.close()
         await bob.close()
+
+
+async def test_an_edit_counts_against_the_message_rate_and_a_refusal_keeps_the_text(
+    tmp_path: Path, backend: dict[str, str]
+) -> None:
+    srv = start_server(tmp_path / "data", backend, CHAT_MESSAGES_PER_MINUTE="1", CHAT_MESSAGE_BURST="1")
+    try:
+        ada = await RemoteUser(srv.base, "ada@example.com").sign_up()
+        mid = await posted(ada, "general", "the one message a minute")
+        refused = await ada.post_form(f"/rooms/general/messages/{mid}/edit", {"text": "an edit too soon"})
+        assert refused.status_code == 429 and "Retry-After" in refused.headers
+        assert "an edit too soon</textarea>" in refused.text  # nothing typed is lost
+        assert [t for _, t in rows((await ada.http.get("/rooms/general")).text)] == ["the one message a minute"]
+        await ada.close()
+    finally:
+        srv.kill()
