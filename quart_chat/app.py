@@ -12,6 +12,7 @@ from quart_chat.settings import Settings
 from quart_chat.web import (
     auth_views,
     chat_views,
+    edit_views,
     errors,
     live,
     metrics_access,
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     routing.install(app)  # before the blueprints: their rules use <room:...>
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(chat_views.bp)
+    app.register_blueprint(edit_views.bp)
     app.register_blueprint(room_views.bp)
     app.register_blueprint(live.bp)
     app.register_blueprint(ops_views.bp)

@@ -22,32 +22,34 @@ counts start from the store and rise with the person's notices.
 
 from __future__ import annotations
 
+import heapq
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import islice
 
 from quart_chat import notices
 from quart_chat.close_codes import Close
 from quart_chat.hub import Broadcast
 from quart_chat.hub.fanout import Gap, Notice, NoticesLost, Resync
-from quart_chat.models import Message, Profile
+from quart_chat.models import Message, Profile, change_cursor
 from quart_chat.people import DEFAULT_TIME_ZONE
 from quart_chat.places import Place
-from quart_chat.rendering import Renderer, rows_partial
-from quart_chat.rows import rows_of
+from quart_chat.rendering import Renderer, partial, rows_partial
+from quart_chat.rows import Row, author_of, row_after, rows_of
 from quart_chat.sidebar import Entry, Sidebar
 
-REMEMBERED_IDS = 2048  # ids of rows sent, for de-duplication
+REMEMBERED_IDS = 2048  # ids of rows sent (with the version sent), for de-duplication
 RESYNC_LOOKBACK = 64  # a resync re-reads from this many rows back (rows may land out of order)
 
 
 @dataclass(frozen=True, slots=True)
 class ReadAfter:
-    """Read up to ``limit`` rows after ``cursor`` (catch-up, resync)."""
+    """Read up to ``limit`` rows after ``cursor`` (catch-up, resync), and, when ``changes_since`` is
+    given, up to ``limit`` rows edited or deleted after that change cursor (``models.change_cursor``)."""
 
     cursor: str
     limit: int
+    changes_since: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,7 @@ class LiveProtocol:
         place: Place | None = None,
         sidebar: Sidebar | None = None,
         csrf: str = "",
+        changed: int | None = None,
     ) -> None:
         self.room = room
         self.place = place or Place.room(room)  # where "Load older" and "the beginning" point
@@ -135,9 +138,12 @@ class LiveProtocol:
         self.heartbeat = heartbeat
         self.revocation_interval = revocation_interval
         self.closing: Closing | None = None
-        self._sent: OrderedDict[str, str] = OrderedDict()  # message id -> cursor, newest last
+        # message id -> (cursor, version sent), newest last: a row goes out again only as a newer version.
+        self._sent: OrderedDict[str, tuple[str, int]] = OrderedDict()
         self._gap_from: str | None = None  # where the hub's outage began, for the next resync
-        self._read: ReadAfter | ReadLatest | None = ReadAfter(after, catchup_limit + 1)
+        # The newest change this page is known to show (None: a page that carries no change cursor).
+        self._changed = changed
+        self._read: ReadAfter | ReadLatest | None = ReadAfter(after, catchup_limit + 1, changed)
         self._check_due = False
         self._last_check = now
         self._live_status = renderer.heartbeat()  # the same bytes at every heartbeat: render once
@@ -149,6 +155,7 @@ class LiveProtocol:
         self._rows: list[str] = []
         self._stored_at: list[float] = []
         self._caught_up = ""
+        self._changes: list[str] = []  # edited and deleted rows, each replacing its row by id
         self._direct: list[str] = []
 
     # -- what the shell must do before the next frame ------------------------------------
@@ -178,11 +185,13 @@ class LiveProtocol:
         messages: list[Message],
         previous: Message | None = None,
         profiles: Mapping[str, Profile] | None = None,
+        changes: Sequence[tuple[Message, Message | None]] = (),
     ) -> None:
         """The rows the last :class:`ReadAfter` / :class:`ReadLatest` asked for.
 
         ``previous`` is the row just before the first of a catch-up (grouping and day dividers
         need it; a reset reads one row more instead); ``profiles`` name the rows' authors.
+        ``changes``: the rows edited or deleted since the change cursor, each with the row before it.
         """
         read, self._read = self._read, None
         profiles = profiles or {}
@@ -191,18 +200,26 @@ class LiveProtocol:
             before = messages[-self.page_size - 1] if has_older else None
             self._sent.clear()
             for m in latest:
-                self._remember(m.id, m.cursor)
+                self._remember(m.id, m.cursor, m.version)
+            if self._changed is not None:
+                self._changed = max(self._changed, change_cursor(messages))
             self._caught_up += self.renderer.reset(
                 self.place, rows_of(latest, before, profiles), has_older, self.time_zone
             )
             self._shown(latest)
-        elif len(messages) > self.catchup_limit:  # too far behind: the latest page instead
-            self._read = ReadLatest(self.page_size + 1)
+        elif len(messages) > self.catchup_limit or len(changes) > self.catchup_limit:
+            self._read = ReadLatest(self.page_size + 1)  # too far behind: the latest page instead
         else:
-            rows = [r for r in rows_of(messages, previous, profiles) if self._remember(r.message.id, r.message.cursor)]
+            rows = [
+                r
+                for r in rows_of(messages, previous, profiles)
+                if self._remember(r.message.id, r.message.cursor, r.message.version)
+            ]
             if rows:
-                self._caught_up += rows_partial([self.renderer.rows(rows, self.time_zone)])
+                self._caught_up += rows_partial([self.renderer.rows(rows, self.time_zone, path=self.place.path)])
                 self._shown(r.message for r in rows)
+            for message, before in changes:
+                self._changed_row(row_after(before, message, author_of(message, profiles)))
 
     def store_failed(self) -> None:
         self.closing = retry_later(self.renderer, Close.INTERNAL_ERROR, "history unavailable")
@@ -226,9 +243,11 @@ class LiveProtocol:
         resync, since = False, []
         for item in items:
             woke_for += 1
-            if isinstance(item, Broadcast):
+            if isinstance(item, Broadcast) and item.row.message.version:
+                self._changed_row(item.row, item)
+            elif isinstance(item, Broadcast):
                 if self._remember(item.message_id, item.cursor):
-                    self._rows.append(item.html_for(self.time_zone, self.renderer))
+                    self._rows.append(item.html_for(self.time_zone, self.renderer, self.place.path))
                     self._stored_at.append(item.stored_at)
                     if self.sidebar is not None:
                         self.sidebar.read_to(item.cursor)
@@ -250,7 +269,8 @@ class LiveProtocol:
             else:
                 self._direct.append(item)
         if resync:
-            self._read = ReadAfter(self._resync_cursor(self._gap_from, *since), self.catchup_limit + 1)
+            cursor = self._resync_cursor(self._gap_from, *since)
+            self._read = ReadAfter(cursor, self.catchup_limit + 1, self._changed)
             self._gap_from = None
         if not woke_for or now - self._last_status >= self.heartbeat:
             self._status = True
@@ -288,6 +308,7 @@ class LiveProtocol:
         parts = [rows_partial(self._rows), self._new_rows] if self._rows else []
         if self._caught_up:
             parts.append(self._caught_up)
+        parts.extend(self._changes)
         parts.extend(self._direct)
         parts.extend(self._sidebar_parts())
         if self._status:
@@ -295,6 +316,7 @@ class LiveProtocol:
             self._announced = True
         out = Outgoing("".join(parts), len(self._rows), tuple(self._stored_at)) if parts else None
         self._rows, self._stored_at, self._caught_up, self._direct, self._status = [], [], "", [], False
+        self._changes = []
         return out
 
     def _sidebar_parts(self) -> list[str]:
@@ -317,17 +339,38 @@ class LiveProtocol:
             for m in messages:
                 self.sidebar.read_to(m.cursor)
 
-    def _remember(self, message_id: str, cursor: str) -> bool:
-        """Record a row as sent; False if it was sent already."""
-        if message_id in self._sent:
+    def _changed_row(self, row: Row, broadcast: Broadcast | None = None) -> None:
+        """An edited or deleted row: it replaces the page's row of that id, if the page has it.
+
+        A partial aimed at ``#m-<id>``, not an upsert: a change to a row the page does not show
+        (older than its first page) must not insert it out of context. Sent only when newer than
+        the version this socket sent, so a late original or an older edit never wins.
+        """
+        message = row.message
+        if self._changed is not None:
+            self._changed = max(self._changed, message.version)
+        if not self._remember(message.id, message.cursor, message.version):
+            return
+        if broadcast is not None:
+            html = broadcast.html_for(self.time_zone, self.renderer, self.place.path)
+        else:
+            html = self.renderer.row(row, self.time_zone, path=self.place.path)
+        self._changes.append(partial(f"#m-{message.id}", html))
+
+    def _remember(self, message_id: str, cursor: str, version: int = 0) -> bool:
+        """Record a row as sent; False if this version of it (or a newer one) was sent already."""
+        sent = self._sent.get(message_id)
+        if sent is not None and sent[1] >= version:
             return False
-        self._sent[message_id] = cursor
+        self._sent[message_id] = (cursor, version)
+        self._sent.move_to_end(message_id)
         if len(self._sent) > REMEMBERED_IDS:
             self._sent.popitem(last=False)
         return True
 
     def _resync_cursor(self, *earlier: str | None) -> str:
         """Re-read from a little before the latest rows, or from an outage's start if that is earlier."""
-        recent = list(islice(reversed(self._sent.values()), RESYNC_LOOKBACK))
+        # The newest cursors sent, not the last sent: a changed old row is sent late, out of order.
+        recent = heapq.nlargest(RESYNC_LOOKBACK, (cursor for cursor, _ in self._sent.values()))
         start = min([c for c in earlier if c] + recent, default=self.after)
         return max(start, self.after)  # the page holds everything up to its own cursor

@@ -21,6 +21,7 @@ member of the place hears of it on their own hub channel (their sidebars' counts
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -34,7 +35,7 @@ from quart_chat.mentions import handles_in
 from quart_chat.models import Identity, Message, Profile
 from quart_chat.places import Place
 from quart_chat.profiles import ProfileError
-from quart_chat.rows import Author, author_of, row_after
+from quart_chat.rows import Author, Row, author_of, row_after
 from quart_chat.services import Services
 from quart_chat.store import StoreError
 
@@ -96,6 +97,76 @@ async def send_message(
     return message
 
 
+class NoSuchMessage(Exception):
+    """No message of that id in the place (or it was deleted): a 404, nothing changed."""
+
+
+class NotYours(Exception):
+    """The message is someone else's: a 403, nothing changed."""
+
+
+async def edit_message(services: Services, place: Place, author: Identity, message_id: str, text: str) -> Row:
+    """Replace the text of one's own message, then broadcast its new version to the place.
+
+    ``text`` is already cleaned (``validation.clean_text``, like a new message's); the edit counts
+    against the same per-person message rate. Its ``@handle`` mentions are resolved again. Members'
+    sidebars are not told again: an edit is not news, and the row itself changes in place.
+    """
+    await _own_message(services, place, author, message_id)
+    wait = await services.limiter.take(f"messages:{author.uid}", services.message_rate)
+    if wait:
+        raise SendingTooFast(wait)
+    mentions = await _mentions(services, text)
+    changed = await services.store.edit(place.key, message_id, author.uid, text, mentions)
+    if changed is None:  # deleted in between
+        raise NoSuchMessage(message_id)
+    return await _broadcast_change(services, changed)
+
+
+async def delete_message(services: Services, place: Place, author: Identity, message_id: str) -> Row:
+    """Delete one's own message: the store erases its text, every page shows "message deleted"."""
+    await _own_message(services, place, author, message_id)
+    wait = await services.limiter.take(f"messages:{author.uid}", services.message_rate)
+    if wait:
+        raise SendingTooFast(wait)
+    changed = await services.store.delete(place.key, message_id, author.uid)
+    if changed is None:
+        raise NoSuchMessage(message_id)
+    return await _broadcast_change(services, changed)
+
+
+async def _own_message(services: Services, place: Place, author: Identity, message_id: str) -> Message:
+    """The author's live message here; else NoSuchMessage (unknown, deleted) or NotYours."""
+    message = await services.store.get(place.key, message_id)
+    if message is None or message.deleted:
+        raise NoSuchMessage(message_id)
+    if message.author_uid != author.uid:
+        raise NotYours(message_id)
+    return message
+
+
+async def _broadcast_change(services: Services, message: Message) -> Row:
+    """The changed row, grouped as in every page (the row before it), published like a new one.
+
+    Stored first, published after: what others see is what is stored. A failed publish leaves the
+    change for the sockets' catch-up (the change cursor) to deliver.
+    """
+    try:
+        before = await services.store.before(message.room, message.cursor, 1)
+    except StoreError:
+        before = []
+    try:
+        profiles = await profiles_for(services, [message])
+    except ProfileError:
+        profiles = {}
+    row = row_after(before[-1] if before else None, message, author_of(message, profiles))
+    try:
+        await services.hub.publish(Broadcast(row, time.time()))
+    except Exception:
+        log.exception("publish failed for changed message id=%s room=%s", message.id, message.room)
+    return row
+
+
 async def _mentions(services: Services, text: str) -> list[tuple[str, str]]:
     """The (handle, uid) of each ``@handle`` that is somebody's now (a few reads, only for text with @)."""
     found = []
@@ -132,6 +203,7 @@ class Read:
     messages: list[Message]
     previous: Message | None = None
     profiles: dict[str, Profile] = field(default_factory=dict)
+    changes: list[tuple[Message, Message | None]] = field(default_factory=list)  # (changed row, row before)
 
 
 async def read_for(services: Services, room: str, need: ReadAfter | ReadLatest) -> Read:
@@ -142,17 +214,44 @@ async def read_for(services: Services, room: str, need: ReadAfter | ReadLatest) 
     read leave the rows named by their stored names rather than failing the socket.
     """
     store = services.store
+    changes: list[tuple[Message, Message | None]] = []
     if isinstance(need, ReadAfter):
         messages = await store.after(room, need.cursor, need.limit)
         previous = None
         if messages and len(messages) < need.limit:
             before = await store.before(room, messages[0].cursor, 1)
             previous = before[-1] if before else None
+        if need.changes_since is not None and len(messages) < need.limit:
+            changes = await _changes_since(services, room, need.changes_since, need.limit)
     else:
         messages, previous = await store.latest(room, need.limit), None
     try:
-        profiles = await profiles_for(services, messages)
+        profiles = await profiles_for(services, [*messages, *(m for m, _ in changes)])
     except ProfileError:
         log.warning("profiles unavailable for catch-up in room=%s; rows show stored names", room)
         profiles = {}
-    return Read(messages, previous, profiles)
+    return Read(messages, previous, profiles, changes)
+
+
+CHANGE_READS = 8  # rows before changed rows read at once: a long catch-up never floods the store
+
+
+async def _changes_since(
+    services: Services, room: str, since: int, limit: int
+) -> list[tuple[Message, Message | None]]:
+    """The rows changed since ``since``, each with the row before it (so it groups as everywhere).
+
+    A list of ``limit`` (one more than the core shows) is returned without those reads: the core
+    resets the page instead.
+    """
+    changed = await services.store.changes(room, since, limit)
+    if len(changed) >= limit:
+        return [(m, None) for m in changed]
+    latest = {m.id: m for m in changed}  # the newest version of each, in the order it last changed
+    ordered = sorted(latest.values(), key=lambda m: m.version)
+    pairs: list[tuple[Message, Message | None]] = []
+    for start in range(0, len(ordered), CHANGE_READS):
+        chunk = ordered[start : start + CHANGE_READS]
+        befores = await asyncio.gather(*(services.store.before(room, m.cursor, 1) for m in chunk))
+        pairs.extend((m, b[-1] if b else None) for m, b in zip(chunk, befores, strict=True))
+    return pairs

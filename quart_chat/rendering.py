@@ -25,7 +25,7 @@ from quart_chat import mentions
 from quart_chat import rows as row_rules
 from quart_chat.models import ZERO_CURSOR, Message, Profile
 from quart_chat.people import DEFAULT_TIME_ZONE
-from quart_chat.places import Place
+from quart_chat.places import Place, is_conversation
 from quart_chat.rows import Row
 from quart_chat.sidebar import Entry
 
@@ -43,6 +43,21 @@ def rows_partial(rows: Iterable[str]) -> str:
 
 def partial(target: str, html: str, swap: str = "outerHTML") -> str:
     return f'<hx-partial hx-target="{escape(target)}" hx-swap="{escape(swap)}">{html}</hx-partial>'
+
+
+def edit_href(message: Message, path: str | None) -> str:
+    """Where a row's "Edit" link goes (shown to its author alone, by /me.css); "" for none.
+
+    Every row carries it (rows are rendered once for everyone); the routes answer 403 to anyone
+    else. A deleted row has nothing left to edit.
+    """
+    if message.deleted:
+        return ""
+    if path is None:
+        if is_conversation(message.room):
+            return ""
+        path = f"/rooms/{message.room}"
+    return f"{path}/messages/{message.id}/edit"
 
 
 def package_environment() -> Environment:
@@ -63,11 +78,20 @@ class Renderer:
     def _render(self, name: str, **values: object) -> str:
         return self.env.get_template(name).render(**values)
 
-    def row(self, row: Row | Message, tz: str | ZoneInfo = DEFAULT_TIME_ZONE, *, now: datetime | None = None) -> str:
+    def row(
+        self,
+        row: Row | Message,
+        tz: str | ZoneInfo = DEFAULT_TIME_ZONE,
+        *,
+        now: datetime | None = None,
+        path: str | None = None,
+    ) -> str:
         """One message row in one viewer's zone; the same partial serves pages, history and live rows.
 
         A bare :class:`Message` is a row with no known predecessor, by its stored author name.
-        ``now`` (default: the clock) only decides what "Today" and "Yesterday" are.
+        ``now`` (default: the clock) only decides what "Today" and "Yesterday" are. ``path``: the
+        viewer's path of the place (``Place.path``), where the row's "Edit" link points; a room's by
+        default. A conversation's differs per viewer (``/dm/<the other one>``): without it, no link.
         """
         if isinstance(row, Message):
             row = Row(row, row_rules.author_of(row, {}))
@@ -82,13 +106,21 @@ class Renderer:
             t=row_rules.times(row, zone, today),
             tokens=mentions.tokens(message.text, dict(message.mentions)),
             mentioned=" ".join(mentions.mentioned_uids(message.mentions)),
+            edit_href=edit_href(message, path),
         )
 
-    def rows(self, rows: Iterable[Row], tz: str | ZoneInfo = DEFAULT_TIME_ZONE, *, now: datetime | None = None) -> str:
+    def rows(
+        self,
+        rows: Iterable[Row],
+        tz: str | ZoneInfo = DEFAULT_TIME_ZONE,
+        *,
+        now: datetime | None = None,
+        path: str | None = None,
+    ) -> str:
         """Rows joined, in one zone (a page, a history fragment, a catch-up)."""
         zone = tz if isinstance(tz, ZoneInfo) else row_rules.zone(tz)
         now = now or datetime.now(UTC)
-        return "".join(self.row(r, zone, now=now) for r in rows)
+        return "".join(self.row(r, zone, now=now, path=path) for r in rows)
 
     def status(self, state: str, reason: str = "", login_href: str | None = None) -> str:
         """A change of the live state: the badge, and #live-note's inside, which a screen reader
@@ -164,7 +196,7 @@ class Renderer:
         messages = [r.message for r in rows]
         older = self._render("chat/_older.html", place=place, messages=messages, has_older=has_older)
         return (
-            partial("#messages", self.rows(rows, tz), "innerHTML")
+            partial("#messages", self.rows(rows, tz, path=place.path), "innerHTML")
             + partial("#older-rows", "", "innerHTML")
             + partial("#older", older)
         )

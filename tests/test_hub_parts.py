@@ -57,6 +57,8 @@ def test_a_row_crosses_the_wire_intact_but_for_its_local_timing() -> None:
         "cont": True,
         "prev": 1795957501123456,
         "mentions": [["bob", "uid-bob"]],
+        "changed": None,
+        "deleted": False,
     }  # what the row needs, not its HTML: each viewer sees it in their own zone
     assert "é".encode() in data  # UTF-8 as is, not \\u escapes
     got = decode("général", data, own="b")
@@ -112,6 +114,16 @@ def test_a_resync_notice_says_from_where() -> None:
     assert decode("r", b'{"i":"a","room":"r","resync":1}', own="b") == Resync(since=None)
 
 
+def test_an_edited_and_a_deleted_row_cross_the_wire_as_their_new_version() -> None:
+    changed = AT.replace(minute=9)
+    edited = Broadcast(Row(dataclasses.replace(MESSAGE, text="fixed", changed_at=changed), ROW.row.author))
+    got = decode("général", encode_row("a", edited), own="b")
+    assert got == edited and got.row.message.edited and got.row.message.version == edited.row.message.version
+    gone = dataclasses.replace(MESSAGE, text="", mentions=(), changed_at=changed, deleted=True)
+    got = decode("général", encode_row("a", Broadcast(Row(gone, ROW.row.author))), own="b")
+    assert got.row.message == gone and got.row.message.deleted and got.row.message.text == ""
+
+
 GOOD = json.loads(encode_row("x", ROW).decode().replace("général", "r"))
 
 
@@ -143,6 +155,10 @@ def _with(**changes: object) -> bytes:
         _with(mentions=[["bob"]]),
         _with(mentions=[["bob", 7]]),
         _with(mentions="bob"),
+        _with(deleted="yes"),
+        _with(deleted=True),  # a deleted row that still carries its text
+        _with(changed="later"),
+        _with(changed=-5),
         b'{"i": "x", "room": "r", "resync": 1, "since": 7}',
     ],
 )

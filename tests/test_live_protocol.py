@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -230,3 +231,55 @@ async def test_a_burst_of_notices_keeps_the_socket_and_renders_the_whole_sidebar
         proto.sidebar_read([Entry("design", "room", "#design", "/rooms/design", unread=99)])
         frame = proto.data_to_send().frame
         assert 'id="sidebar"' in frame and 'data-unread="99"' in frame  # the whole sidebar, re-rendered
+
+
+# -- edits and deletions (issue 10) ----------------------------------------------------------------
+
+CHANGED_ID = re.compile(r'<hx-partial hx-target="#m-([^"]+)" hx-swap="outerHTML"><li')
+
+
+def changed(m: Message, seconds: int, text: str | None = None, *, deleted: bool = False) -> Message:
+    """A later version of ``m``, changed ``seconds`` after T0."""
+    return dataclasses.replace(
+        m, text="" if deleted else (text or m.text + "!"), changed_at=T0 + timedelta(seconds=seconds), deleted=deleted
+    )
+
+
+def test_a_changed_row_replaces_its_row_by_id_and_only_a_newer_version_goes_out() -> None:
+    proto = core(changed=0)
+    proto.store_read([msg(1), msg(2)])
+    proto.data_to_send()
+    edit, delete = changed(msg(1), 100, "fixed"), changed(msg(1), 200, deleted=True)
+    proto.woke([live(edit)], now=1.0)
+    frame = proto.data_to_send().frame
+    assert CHANGED_ID.findall(frame) == ["0001"] and "fixed" in frame and "(edited)" in frame
+    assert "<hx-upsert" not in frame  # a partial aimed at the row, never an insert out of context
+    # The same edit again (catch-up and hub both), a late original, an older edit: nothing goes out.
+    proto.woke([live(edit), live(msg(1)), live(changed(msg(1), 50, "older"))], now=2.0)
+    assert proto.data_to_send() is None
+    proto.woke([live(delete)], now=3.0)
+    frame = proto.data_to_send().frame
+    assert CHANGED_ID.findall(frame) == ["0001"] and "message deleted" in frame and "fixed" not in frame
+    proto.woke([live(edit)], now=4.0)  # an edit that lands after the deletion cannot bring the text back
+    assert proto.data_to_send() is None
+
+
+def test_a_reconnect_reads_the_changes_since_the_pages_change_cursor_and_a_resync_since_the_last_seen() -> None:
+    proto = core(after=msg(2).cursor, changed=7)
+    assert proto.need == ReadAfter(msg(2).cursor, 6, 7)
+    edit = changed(msg(1), 100, "fixed")
+    proto.store_read([msg(3)], msg(2), changes=[(edit, None)])
+    frame = proto.data_to_send().frame
+    assert ids(frame) == ["0003", "0001"] and CHANGED_ID.findall(frame) == ["0001"]
+    proto.woke([Resync(None)], now=1.0)
+    assert isinstance(proto.need, ReadAfter) and proto.need.changes_since == edit.version
+    proto.store_read([], changes=[(edit, None)])  # seen already: not sent again
+    out = proto.data_to_send()
+    assert out is None or not CHANGED_ID.search(out.frame)
+
+
+def test_too_many_changes_to_catch_up_reset_the_page_and_a_page_without_a_change_cursor_reads_none() -> None:
+    proto = core(changed=0)
+    proto.store_read([], changes=[(changed(msg(n), 100 + n), None) for n in range(6)])
+    assert proto.need == ReadLatest(4)
+    assert core().need == ReadAfter(ZERO_CURSOR, 6, None)  # an older page's socket: rows only

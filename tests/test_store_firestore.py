@@ -21,7 +21,7 @@ from quart_chat.store import StoreError  # noqa: E402
 from quart_chat.store.firestore import FirestoreStore, id_for  # noqa: E402
 from quart_chat.store.firestore_rooms import INDEXES, membership_id  # noqa: E402
 from tests.contracts.room_contract import RoomContract  # noqa: E402
-from tests.contracts.store_contract import StoreContract  # noqa: E402
+from tests.contracts.store_contract import EditContract, StoreContract  # noqa: E402
 from tests.support.emulators import PROJECT_ID, Emulator, opened_on_emulator  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 
@@ -57,7 +57,7 @@ class TestFirestoreRooms(RoomContract):
         assert (await store.room("busy")).last_active >= latest.created_at
 
 
-class TestFirestoreStore(StoreContract):
+class TestFirestoreStore(StoreContract, EditContract):
     async def test_documents_live_at_rooms_room_messages_id(self, store: FirestoreStore) -> None:
         msg = await store.add("general", "u1", "ada@example.com", "hi", message_id="client-1")
         assert msg.id == id_for("client-1") and len(msg.id) == 32

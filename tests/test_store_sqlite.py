@@ -9,7 +9,7 @@ import pytest
 from quart_chat import sqlite_db
 from quart_chat.store.sqlite import MIGRATIONS, SqliteStore
 from tests.contracts.room_contract import RoomContract
-from tests.contracts.store_contract import StoreContract
+from tests.contracts.store_contract import EditContract, StoreContract
 from tests.support.resources import opened
 
 
@@ -23,7 +23,15 @@ class TestSqliteRooms(RoomContract):
     """The room store's contract on the message store's own file."""
 
 
-class TestSqliteStore(StoreContract):
+class TestSqliteStore(StoreContract, EditContract):
+    async def test_a_deleted_messages_text_is_not_left_in_the_file(self, store: SqliteStore, tmp_path: Path) -> None:
+        secret = "the launch code is 0000-SECRET-0000"
+        msg = await store.add("r", "u1", "ada", secret)
+        await store.delete("r", msg.id, "u1")
+        await store.close()  # the last connection checkpoints the WAL into the file
+        data = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("chat.sqlite3"))
+        assert secret.encode() not in data
+
     async def test_file_is_wal_with_a_schema_version_and_room_index(self, store: SqliteStore, tmp_path: Path) -> None:
         with sqlite3.connect(tmp_path / "chat.sqlite3") as db:
             assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

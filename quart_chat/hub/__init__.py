@@ -50,11 +50,14 @@ class Broadcast:
     def cursor(self) -> str:
         return self.row.message.cursor
 
-    def html_for(self, tz: str, renderer: RowRenderer) -> str:
-        """The row as a viewer in ``tz`` sees it, rendered at most once per zone."""
-        html = self._html.get(tz)
+    def html_for(self, tz: str, renderer: RowRenderer, path: str | None = None) -> str:
+        """The row as a viewer in ``tz`` sees it, rendered at most once per zone (and place path:
+        a conversation's two people see it under two paths, where its "Edit" link points)."""
+        key = tz if path is None else f"{tz} {path}"
+        html = self._html.get(key)
         if html is None:
-            html = self._html[tz] = renderer.row(self.row, tz)
+            html = renderer.row(self.row, tz) if path is None else renderer.row(self.row, tz, path=path)
+            self._html[key] = html
         return html
 
 

@@ -2,8 +2,9 @@
 
 Other instances get what a row needs, not its HTML (each viewer sees their own zone):
 ``{"i", "room", "id", "at", "uid", "stored_name", "text", "name", "handle", "colour", "cont", "prev",
-"mentions"}`` (``at``/``prev``: the row's and its predecessor's server time in microseconds;
-``mentions``: [handle, uid] pairs, absent from an older instance), or
+"mentions", "changed", "deleted"}`` (``at``/``prev``: the row's and its predecessor's server time in
+microseconds; ``mentions``: [handle, uid] pairs; ``changed``: an edit's or deletion's time in
+microseconds or null, ``deleted`` a boolean; these three absent from an older instance), or
 ``{"i", "room", "resync": 1, "since"}`` for "I could not publish this room from ``since`` on",
 or ``{"i", "room", "signal": {str: str}}`` for a small room event (presence, typing), and skip
 their own echo by the instance id ``i``. A person's channel carries ``{"i", "person", "notice":
@@ -91,6 +92,8 @@ def encode_row(origin: str, broadcast: Broadcast) -> bytes:
             "cont": row.continues,
             "prev": None if row.previous_at is None else _micros(row.previous_at),
             "mentions": [list(pair) for pair in message.mentions],
+            "changed": None if message.changed_at is None else _micros(message.changed_at),
+            "deleted": message.deleted,
         }
     )
 
@@ -114,7 +117,14 @@ def _row(room: str, msg: dict[str, Any]) -> Row:
         raise TypeError("cont must be a boolean")
     previous_at = None if msg["prev"] is None else _instant(msg["prev"])
     mentions = _mentions(msg.get("mentions", []))
-    message = Message(message_id, room, uid, stored_name, text, _instant(msg["at"]), mentions)
+    changed = msg.get("changed")  # absent from an older instance: an original row
+    deleted = msg.get("deleted", False)
+    if not isinstance(deleted, bool):
+        raise TypeError("deleted must be a boolean")
+    if deleted and (text or mentions or changed is None):
+        raise ValueError("a deleted row keeps no text or mentions and says when it was deleted")
+    changed_at = None if changed is None else _instant(changed)
+    message = Message(message_id, room, uid, stored_name, text, _instant(msg["at"]), mentions, changed_at, deleted)
     return Row(message, Author(name, handle, colour), msg["cont"], previous_at)
 
 

@@ -67,6 +67,30 @@ class MessageStore(Protocol):
         """Up to ``limit`` messages newer than ``cursor``, oldest first."""
         ...
 
+    async def get(self, room: str, message_id: str) -> Message | None:
+        """The message as stored now (a deleted one too), or None: unknown here, or not an id of this store."""
+        ...
+
+    async def edit(
+        self, room: str, message_id: str, author_uid: str, text: str, mentions: Sequence[tuple[str, str]] = ()
+    ) -> Message | None:
+        """Replace the text (and mentions) of the author's message, if it is still there; else None.
+
+        One conditional write: it changes nothing of anyone else's message, nor of a deleted one.
+        The new version's ``changed_at`` is later than every message and change stored in the place
+        before it (see ``models.change_cursor``).
+        """
+        ...
+
+    async def delete(self, room: str, message_id: str, author_uid: str) -> Message | None:
+        """Delete the author's message: its text and mentions are erased from the store, a row stays
+        ("message deleted") so history keeps its order. Returns that row; None as for :meth:`edit`."""
+        ...
+
+    async def changes(self, room: str, since: int, limit: int) -> list[Message]:
+        """Up to ``limit`` messages edited or deleted after ``since`` (microseconds), oldest change first."""
+        ...
+
     async def ping(self) -> None:
         """Raise :class:`StoreError` unless the store can serve."""
         ...

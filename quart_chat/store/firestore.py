@@ -32,10 +32,10 @@ from datetime import datetime
 from typing import Any
 
 from google.api_core import exceptions as api_errors
-from google.cloud.firestore import SERVER_TIMESTAMP, Query
+from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP, FieldFilter, Query
 
 from quart_chat.firestore_client import FirestoreComponent, plain_utc
-from quart_chat.models import Message, parse_cursor
+from quart_chat.models import Message, from_micros, parse_cursor
 from quart_chat.places import is_conversation
 from quart_chat.store import StoreError
 from quart_chat.store.firestore_rooms import FirestoreRooms
@@ -43,6 +43,8 @@ from quart_chat.store.firestore_rooms import FirestoreRooms
 WHAT = "the Firestore message store (CHAT_STORE=firestore)"
 # The ids this store makes (``new_id``, ``id_for``), and "0", the page's "from the start".
 _CURSOR_ID = re.compile(r"0|[0-9a-f]{32}")
+_MESSAGE_ID = re.compile(r"[0-9a-f]{32}")  # every id this store makes
+_CHANGE_TRIES = 5  # an edit read and checked again when a write came in between
 _ROOM_FORBIDDEN = re.compile(r"/|^\.\.?$|^__.*__$")
 
 
@@ -80,8 +82,17 @@ class FirestoreStore(FirestoreRooms, FirestoreComponent):
         if not isinstance(created, datetime):
             raise StoreError(f"message {snap.id} in {room!r} has no server timestamp")
         mentions = tuple(zip(data.get("mention_handles", ()), data.get("mentions", ()), strict=False))
+        changed = data.get("changed_at")
         return Message(
-            snap.id, room, data["author_uid"], data["author_name"], data["text"], plain_utc(created), mentions
+            snap.id,
+            room,
+            data["author_uid"],
+            data["author_name"],
+            data["text"],
+            plain_utc(created),
+            mentions,
+            plain_utc(changed) if isinstance(changed, datetime) else None,
+            bool(data.get("deleted", False)),
         )
 
     async def add(
@@ -163,6 +174,66 @@ class FirestoreStore(FirestoreRooms, FirestoreComponent):
         if direction == Query.DESCENDING:
             rows.reverse()
         return rows
+
+    async def get(self, room: str, message_id: str) -> Message | None:
+        if not _MESSAGE_ID.fullmatch(message_id):
+            return None
+        snap = await self._call("read the message", self._messages(room).document(message_id).get(timeout=self.timeout))
+        return self._message(room, snap) if snap.exists else None
+
+    async def edit(
+        self, room: str, message_id: str, author_uid: str, text: str, mentions: Sequence[tuple[str, str]] = ()
+    ) -> Message | None:
+        change: dict[str, Any] = {"text": text, "mention_handles": DELETE_FIELD, "mentions": DELETE_FIELD}
+        if mentions:
+            change["mention_handles"] = [handle for handle, _ in mentions]
+            change["mentions"] = [uid for _, uid in mentions]
+        return await self._change(room, message_id, author_uid, change, "edit the message")
+
+    async def delete(self, room: str, message_id: str, author_uid: str) -> Message | None:
+        change = {"text": "", "mention_handles": DELETE_FIELD, "mentions": DELETE_FIELD, "deleted": True}
+        return await self._change(room, message_id, author_uid, change, "delete the message")
+
+    async def _change(
+        self, room: str, message_id: str, author_uid: str, change: dict[str, Any], what: str
+    ) -> Message | None:
+        """Read, check the author and that it is not deleted, then update only if nobody wrote it since.
+
+        The update is conditional on the read's ``update_time`` (a precondition, not a transaction:
+        the deny-all rules and the admin client allow both, and this is one document); a write in
+        between (another edit, a deletion) makes it read and check again.
+        """
+        if not _MESSAGE_ID.fullmatch(message_id):
+            return None
+        ref = self._messages(room).document(message_id)
+        for _ in range(_CHANGE_TRIES):
+            snap = await self._call("read the message", ref.get(timeout=self.timeout))
+            data = snap.to_dict() if snap.exists else None
+            if data is None or data.get("author_uid") != author_uid or data.get("deleted"):
+                return None
+            option = self.client.write_option(last_update_time=snap.update_time)
+            try:
+                # changed_at: the commit's own time, later than every write visible before it.
+                update = ref.update({**change, "changed_at": SERVER_TIMESTAMP}, option=option, timeout=self.timeout)
+                await self._call(what, update)
+            except StoreError as exc:
+                if isinstance(exc.__cause__, api_errors.FailedPrecondition):  # written since the read
+                    continue
+                raise
+            stored = await self._call("read the changed message", ref.get(timeout=self.timeout))
+            return self._message(room, stored) if stored.exists else None
+        raise StoreError(f"could not {what}: it kept changing underneath")
+
+    async def changes(self, room: str, since: int, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        query = (
+            self._messages(room)
+            .where(filter=FieldFilter("changed_at", ">", from_micros(since)))
+            .order_by("changed_at")
+            .limit(limit)
+        )
+        return await self._query(room, query, "read changed messages")
 
     async def ping(self) -> None:
         """One cheap document read: proves the credential, the project and the network."""

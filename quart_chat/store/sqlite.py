@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from quart_chat import sqlite_db
-from quart_chat.models import Message
+from quart_chat.models import Message, from_micros
 from quart_chat.store import StoreError
 from quart_chat.store.sqlite_rooms import SqliteRooms
 from quart_chat.store.sqlite_rooms import cursor_id as _cursor_id
@@ -86,9 +86,26 @@ MIGRATIONS = (
     ) WITHOUT ROWID;
     CREATE INDEX memberships_place ON memberships (place)
     """,
+    # Edits and deletions (issue 10): a new version of the same row. ``changed_us`` only grows in a
+    # room (see _CHANGE); a deletion erases the text and the mentions, and the trigger keeps the
+    # mentions table (unread mention counts) in step with what the row says now.
+    """
+    ALTER TABLE messages ADD COLUMN changed_us INTEGER;
+    ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX messages_room_changed ON messages (room, changed_us);
+    CREATE TRIGGER messages_mentions_changed AFTER UPDATE OF mentions ON messages BEGIN
+        DELETE FROM mentions WHERE room = OLD.room AND message_id = OLD.id AND uid IN (
+            SELECT json_extract(value, '$[1]')
+            FROM json_each(CASE OLD.mentions WHEN '' THEN '[]' ELSE OLD.mentions END));
+        INSERT OR IGNORE INTO mentions (uid, room, message_id)
+        SELECT json_extract(value, '$[1]'), NEW.room, NEW.id
+        FROM json_each(CASE NEW.mentions WHEN '' THEN '[]' ELSE NEW.mentions END);
+    END
+    """,
 )
 
-_COLUMNS = "id, room, author_uid, author_name, text, created_us, mentions"  # constant: no input reaches the SQL
+# A constant: no input reaches the SQL.
+_COLUMNS = "id, room, author_uid, author_name, text, created_us, mentions, changed_us, deleted"
 
 
 _INSERT = """
@@ -100,18 +117,37 @@ ON CONFLICT (client_id) DO NOTHING
 RETURNING id, created_us
 """
 
+# A change's time: now, but past the room's newest message and newest change (several processes,
+# clocks apart), read under the write lock the UPDATE holds, so a page's change cursor
+# (models.change_cursor) is never passed by an older change. ?1 room, ?2 id, ?3 author, ?4 now.
+_CHANGE = """
+UPDATE messages SET {set},
+    changed_us = MAX(?4,
+        COALESCE((SELECT created_us FROM messages WHERE room = ?1 ORDER BY id DESC LIMIT 1), 0) + 1,
+        COALESCE((SELECT MAX(changed_us) FROM messages WHERE room = ?1), 0) + 1)
+WHERE room = ?1 AND id = ?2 AND author_uid = ?3 AND deleted = 0
+RETURNING {columns}
+"""
+_EDIT = _CHANGE.format(set="text = ?5, mentions = ?6", columns=_COLUMNS)
+_DELETE = _CHANGE.format(set="text = '', mentions = '', deleted = 1", columns=_COLUMNS)
+
 
 def _now_us() -> int:
     return int(datetime.now(UTC).timestamp() * 1_000_000)
 
 
 def _message(row: tuple) -> Message:
-    mid, room, uid, name, text, created_us, mentions = row
-    created = datetime.fromtimestamp(created_us // 1_000_000, UTC).replace(
-        microsecond=created_us % 1_000_000
-    )
+    mid, room, uid, name, text, created_us, mentions, changed_us, deleted = row
     pairs = tuple((str(h), str(u)) for h, u in json.loads(mentions)) if mentions else ()
-    return Message(str(mid), room, uid, name, text, created, pairs)
+    changed = from_micros(changed_us) if changed_us is not None else None
+    return Message(str(mid), room, uid, name, text, from_micros(created_us), pairs, changed, bool(deleted))
+
+
+def _rowid(message_id: str) -> int | None:
+    """A message id of this store (a rowid in decimal ASCII), else None: never a failed query."""
+    if not (message_id.isascii() and message_id.isdecimal()) or len(message_id) > 18:
+        return None
+    return int(message_id)
 
 
 def _mentions_json(mentions: Sequence[tuple[str, str]]) -> str:
@@ -153,7 +189,7 @@ class SqliteStore(SqliteRooms, sqlite_db.SqliteFile):
             )
             if inserted:
                 new_id, created_us = next(iter(inserted))
-                return _message((new_id, room, author_uid, author_name, text, created_us, mentions_json))
+                return _message((new_id, room, author_uid, author_name, text, created_us, mentions_json, None, 0))
             existing = await self.db.execute_fetchall(
                 f"SELECT {_COLUMNS} FROM messages WHERE client_id = ?", (message_id,)
             )
@@ -183,6 +219,39 @@ class SqliteStore(SqliteRooms, sqlite_db.SqliteFile):
         return await self._select(
             f"SELECT {_COLUMNS} FROM messages WHERE room = ? AND id > ? ORDER BY id ASC LIMIT ?",
             (room, _cursor_id(cursor), limit),
+        )
+
+    async def get(self, room: str, message_id: str) -> Message | None:
+        rowid = _rowid(message_id)
+        if rowid is None:
+            return None
+        rows = await self._select(f"SELECT {_COLUMNS} FROM messages WHERE room = ? AND id = ?", (room, rowid))
+        return rows[0] if rows else None
+
+    async def edit(
+        self, room: str, message_id: str, author_uid: str, text: str, mentions: Sequence[tuple[str, str]] = ()
+    ) -> Message | None:
+        return await self._change(_EDIT, room, message_id, author_uid, text, _mentions_json(mentions))
+
+    async def delete(self, room: str, message_id: str, author_uid: str) -> Message | None:
+        return await self._change(_DELETE, room, message_id, author_uid)
+
+    async def _change(self, sql: str, room: str, message_id: str, author_uid: str, *more: str) -> Message | None:
+        """One conditional UPDATE (the trigger fixes the mentions in the same statement)."""
+        rowid = _rowid(message_id)
+        if rowid is None:
+            return None
+        try:
+            changed = await self.db.execute_fetchall(sql, (room, rowid, author_uid, _now_us(), *more))
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not change the message: {exc}") from exc
+        rows = [_message(r) for r in changed]
+        return rows[0] if rows else None
+
+    async def changes(self, room: str, since: int, limit: int) -> list[Message]:
+        return await self._select(
+            f"SELECT {_COLUMNS} FROM messages WHERE room = ? AND changed_us > ? ORDER BY changed_us LIMIT ?",
+            (room, since, limit),
         )
 
     async def ping(self) -> None:

@@ -16,7 +16,7 @@ from quart_chat import membership
 from quart_chat.limits import seconds
 from quart_chat.membership import JoiningTooFast
 from quart_chat.messaging import SendingTooFast, profiles_for, send_message
-from quart_chat.models import Message
+from quart_chat.models import Message, change_cursor
 from quart_chat.places import Place, shown_topic
 from quart_chat.rendering import ZERO_CURSOR, new_client_id
 from quart_chat.rows import rows_of
@@ -48,7 +48,7 @@ def _one_page(messages: list[Message], page: int) -> tuple[list[Message], bool]:
     return messages[-page:], len(messages) > page
 
 
-async def _page_of_rows(read: list[Message], page: int) -> dict[str, Any]:
+async def _page_of_rows(read: list[Message], page: int, place: Place) -> dict[str, Any]:
     """A ``page + 1`` read as the template values every page of rows shares (room, history).
 
     Rows are in the viewer's zone with their authors' current names. The extra row is also the
@@ -59,7 +59,7 @@ async def _page_of_rows(read: list[Message], page: int) -> dict[str, Any]:
     previous = read[-page - 1] if has_older else None
     profiles = await profiles_for(app_services(), read)
     zone = current_profile().time_zone
-    html = app_services().renderer.rows(rows_of(messages, previous, profiles), zone)
+    html = app_services().renderer.rows(rows_of(messages, previous, profiles), zone, path=place.path)
     return {
         "me": current_user(),
         "messages": messages,
@@ -85,7 +85,7 @@ async def room(place: Place) -> ResponseReturnValue:
     page = services.settings.history_page_size
     me = current_user()
     try:
-        shown = await _page_of_rows(await services.store.latest(place.key, page + 1), page)
+        shown = await _page_of_rows(await services.store.latest(place.key, page + 1), page, place)
         messages = shown["messages"]
         newest = messages[-1].cursor if messages else ZERO_CURSOR
         visited = await membership.visit(
@@ -108,7 +108,8 @@ async def room(place: Place) -> ResponseReturnValue:
         title=page_title(place.label, sum(e.unread for e in entries if e.key != place.key)),
         **shown,
         # A relative path: htmx makes it ws:// or wss:// from the page's own scheme and host.
-        ws_path=f"{place.path}/ws?" + urlencode({"after": newest, **place.query}),
+        # changed=: edits and deletions after this read come on reconnect too (models.change_cursor).
+        ws_path=f"{place.path}/ws?" + urlencode({"after": newest, "changed": change_cursor(messages), **place.query}),
         max_chars=services.settings.max_message_chars,
         client_id=new_client_id(),  # the composer's one-time id: a re-sent form lands once
         presence=await services.presence.at_load(place.key),  # who is here now; the socket keeps it live
@@ -125,7 +126,7 @@ async def history(place: Place) -> ResponseReturnValue:
         return await _error(*BAD_HISTORY_LINK)
     page = services.settings.history_page_size
     try:
-        shown = await _page_of_rows(await services.store.before(place.key, before, page + 1), page)
+        shown = await _page_of_rows(await services.store.before(place.key, before, page + 1), page, place)
     except StoreError:
         return await _error(*HISTORY_UNAVAILABLE)
     template = "chat/_history.html" if request.headers.get("HX-Request") else "chat/history_page.html"
@@ -143,6 +144,7 @@ async def my_style() -> ResponseReturnValue:
             f'.msg[data-author="{uid}"]{{background:var(--mine-bg);border-left-color:var(--mine-border)}}\n'
             f'.msg[data-author="{uid}"] .author::after{{content:" (you)";color:var(--muted)}}\n'
             f'#typing [data-uid="{uid}"]{{display:none}}\n'  # rendered once per room; not shown to the typer
+            f'.msg[data-author="{uid}"] .own-edit{{display:inline}}\n'  # the Edit link: the author's alone
             # Rows that mention the viewer, and their mention of them: marked for them alone.
             f'.msg[data-mentions~="{uid}"]{{background:var(--mention-bg);border-left-color:var(--mention-border)}}\n'
             f'.msg a.mention[data-uid="{uid}"]{{font-weight:700;background:var(--mention-chip)}}\n'

@@ -58,6 +58,15 @@ NOT_SAVED = "Not sent: the message could not be saved. Try again; your message i
 TOO_MANY_TABS = "This chat is open in too many tabs. Close some, then reload this one."
 
 
+
+def change_cursor_arg(value: str | None) -> int | None:
+    """The page's ``changed=`` (``models.change_cursor``): decimal digits only; else None, a page
+    that asks for no changes (an older page, or a made-up value: never a failed read)."""
+    if value is None or not (value.isascii() and value.isdecimal()) or len(value) > 17:
+        return None
+    return int(value)
+
+
 async def _close(closing: Closing) -> None:
     # Like every write, these wait at most CHAT_SEND_TIMEOUT for the client to take them (and the
     # client as long to answer the close); then Hypercorn, as quart_chat.hypercorn_patches fixes
@@ -113,6 +122,7 @@ async def _place_socket(page: str, *, room: str | None = None, handle: str | Non
         services.metrics.connections_refused.labels("auth").inc()
         await _refuse(signed_out(services.renderer, login_href, "not signed in"))
         return
+    changed = change_cursor_arg(websocket.args.get("changed"))
     after = websocket.args.get("after", ZERO_CURSOR)
     if not services.store.valid_cursor(after):
         # Not a cursor a page of ours rendered: answered as a page without one (catch-up from the
@@ -151,7 +161,14 @@ async def _place_socket(page: str, *, room: str | None = None, handle: str | Non
     try:
         await websocket.accept()
         connection = LiveConnection(
-            services, place, me, session.get(TOKEN_KEY, ""), after, login_href, time_zone=profile.time_zone
+            services,
+            place,
+            me,
+            session.get(TOKEN_KEY, ""),
+            after,
+            login_href,
+            time_zone=profile.time_zone,
+            changed=changed,
         )
         await connection.run()
     finally:
@@ -170,6 +187,7 @@ class LiveConnection:
         after: str,
         login_href: str,
         time_zone: str = "UTC",
+        changed: int | None = None,
     ) -> None:
         self.services = services
         self.settings = settings = services.settings
@@ -198,6 +216,7 @@ class LiveConnection:
             place=place,
             sidebar=sidebar,
             csrf=self._csrf,
+            changed=changed,
         )
 
     async def run(self) -> None:
@@ -307,7 +326,7 @@ class LiveConnection:
             log.exception("catch-up failed room=%s", self.room)
             self.core.store_failed()
             return
-        self.core.store_read(read.messages, read.previous, read.profiles)
+        self.core.store_read(read.messages, read.previous, read.profiles, read.changes)
 
     async def _session_stands(self) -> bool | None:
         """Is this socket's session still signed in? ``None``: cannot tell now."""

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from quart_chat.models import make_cursor
-from quart_chat.store import MessageStore, StoreError
+from quart_chat.models import change_cursor, make_cursor
+from quart_chat.store import ChatStore, MessageStore, StoreError
 
 
 class StoreContract:
@@ -120,3 +120,90 @@ class StoreContract:
         await store.close()
         with pytest.raises(StoreError):
             await store.ping()
+
+
+class EditContract:
+    """Edits and deletions (issue 10): a new version of the same row, its author's alone."""
+
+    async def test_an_edit_replaces_the_text_in_place_and_marks_it(self, store: MessageStore) -> None:
+        first = await store.add("r", "u1", "ada", "helo")
+        later = await store.add("r", "u2", "bob", "hi")
+        edited = await store.edit("r", first.id, "u1", "hello")
+        assert edited is not None and edited.text == "hello" and edited.edited and not edited.deleted
+        assert edited.id == first.id and edited.cursor == first.cursor  # same place in the order
+        assert edited.version > max(first.version, 0) and edited.changed_at is not None
+        assert [m.text for m in await store.latest("r", 10)] == ["hello", "hi"]
+        assert await store.get("r", first.id) == edited
+        assert (await store.get("r", later.id)) == later
+
+    async def test_nobody_else_can_edit_or_delete_and_nothing_changes(self, store: MessageStore) -> None:
+        msg = await store.add("r", "u1", "ada", "mine")
+        assert await store.edit("r", msg.id, "u2", "theirs") is None
+        assert await store.delete("r", msg.id, "u2") is None
+        assert await store.edit("other", msg.id, "u1", "elsewhere") is None  # an id of another place
+        assert await store.get("r", msg.id) == msg
+        assert await store.changes("r", 0, 10) == []
+
+    async def test_a_deletion_erases_the_text_and_mentions_but_keeps_the_row(self, store: MessageStore) -> None:
+        msg = await store.add("r", "u1", "ada", "secret @bob", mentions=[("bob", "u2")])
+        gone = await store.delete("r", msg.id, "u1")
+        assert gone is not None and gone.deleted and gone.text == "" and gone.mentions == ()
+        stored = await store.latest("r", 10)
+        assert [(m.id, m.text, m.deleted) for m in stored] == [(msg.id, "", True)]
+        assert await store.edit("r", msg.id, "u1", "back again") is None  # deleted stays deleted
+        assert await store.delete("r", msg.id, "u1") is None
+        assert (await store.get("r", msg.id)) == gone
+
+    async def test_unknown_and_foreign_ids_are_none_not_errors(self, store: MessageStore) -> None:
+        await store.add("r", "u1", "ada", "x")
+        for bad in ("", "nope", "1; DROP TABLE messages", "9" * 40, "f" * 32, "999999", "../x"):
+            assert await store.get("r", bad) is None
+            assert await store.edit("r", bad, "u1", "y") is None
+            assert await store.delete("r", bad, "u1") is None
+
+    async def test_changes_since_a_cursor_are_in_change_order(self, store: MessageStore) -> None:
+        a = await store.add("r", "u1", "ada", "a")
+        b = await store.add("r", "u1", "ada", "b")
+        page = change_cursor(await store.latest("r", 10))  # what a page made now carries
+        await store.edit("r", b.id, "u1", "b2")
+        await store.delete("r", a.id, "u1")
+        await store.edit("elsewhere-not", b.id, "u1", "nothing")
+        changed = await store.changes("r", page, 10)
+        assert [(m.id, m.text, m.deleted) for m in changed] == [(b.id, "b2", False), (a.id, "", True)]
+        assert changed[0].version < changed[1].version
+        assert await store.changes("r", changed[0].version, 10) == changed[1:]
+        assert await store.changes("r", changed[1].version, 10) == []
+        assert await store.changes("r", page, 1) == changed[:1]
+        assert await store.changes("other", 0, 10) == []
+
+    async def test_a_change_is_past_every_page_read_before_it(self, store: MessageStore) -> None:
+        old = await store.add("r", "u1", "ada", "old")
+        for i in range(3):
+            await store.add("r", "u2", "bob", f"new {i}")
+        page = change_cursor(await store.latest("r", 10))
+        edited = await store.edit("r", old.id, "u1", "old, edited")
+        assert edited is not None and edited.version > page
+
+    async def test_concurrent_edits_each_land_and_the_last_version_wins(self, store: MessageStore) -> None:
+        msg = await store.add("r", "u1", "ada", "v0")
+        results = await asyncio.gather(*(store.edit("r", msg.id, "u1", f"v{i}") for i in range(1, 6)))
+        assert all(r is not None for r in results)
+        versions = sorted(r.version for r in results if r is not None)
+        assert len(set(versions)) == 5
+        stored = await store.get("r", msg.id)
+        assert stored is not None and stored.version == versions[-1]
+        assert stored.text == next(r.text for r in results if r is not None and r.version == versions[-1])
+
+    async def test_unread_mentions_follow_the_edit_and_the_deletion(self, store: ChatStore) -> None:
+        await store.join("u2", "r")
+        membership = await store.membership("u2", "r")
+        assert membership is not None
+        msg = await store.add("r", "u1", "ada", "hi @bob", mentions=[("bob", "u2")])
+        assert (await store.unread(membership)).mentions == 1
+        await store.edit("r", msg.id, "u1", "hi all")
+        assert (await store.unread(membership)).mentions == 0
+        await store.edit("r", msg.id, "u1", "hi @bob again", [("bob", "u2")])
+        assert (await store.unread(membership)).mentions == 1
+        await store.delete("r", msg.id, "u1")
+        unread = await store.unread(membership)
+        assert unread.mentions == 0 and unread.count == 1  # the row stays, so it still counts as news
