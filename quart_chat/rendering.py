@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import escape
 
-from quart_chat import mentions
+from quart_chat import mentions, nonces
 from quart_chat import rows as row_rules
 from quart_chat.models import ZERO_CURSOR, Message, Profile
 from quart_chat.people import DEFAULT_TIME_ZONE
@@ -32,17 +32,22 @@ from quart_chat.sidebar import Entry
 __all__ = ["ZERO_CURSOR", "Renderer", "new_client_id", "partial", "rows_partial"]
 
 
+# Every element with hx-* attributes carries hx-nonce (hx-csp strips those without); what goes
+# over a socket or into a page is rendered with the placeholder and stamped at the edge (nonces).
+NONCE = f' hx-nonce="{nonces.PLACEHOLDER}"'
+
+
 def new_client_id() -> str:
     """A fresh one-time id for a rendered composer (see ``validation.CLIENT_ID``)."""
     return secrets.token_urlsafe(16)
 
 
 def rows_partial(rows: Iterable[str]) -> str:
-    return f'<hx-upsert hx-target="#messages" key="data-key" sort>{"".join(rows)}</hx-upsert>'
+    return f'<hx-upsert hx-target="#messages" key="data-key" sort{NONCE}>{"".join(rows)}</hx-upsert>'
 
 
 def partial(target: str, html: str, swap: str = "outerHTML") -> str:
-    return f'<hx-partial hx-target="{escape(target)}" hx-swap="{escape(swap)}">{html}</hx-partial>'
+    return f'<hx-partial hx-target="{escape(target)}" hx-swap="{escape(swap)}"{NONCE}>{html}</hx-partial>'
 
 
 def edit_href(message: Message, path: str | None) -> str:
@@ -62,7 +67,9 @@ def edit_href(message: Message, path: str | None) -> str:
 
 def package_environment() -> Environment:
     """The package's templates, escaped as Quart escapes them (.html): the same rows as the pages."""
-    return Environment(loader=PackageLoader("quart_chat"), autoescape=select_autoescape())
+    env = Environment(loader=PackageLoader("quart_chat"), autoescape=select_autoescape())
+    env.globals["csp_nonce"] = lambda: nonces.PLACEHOLDER  # no request here: stamped at the edge
+    return env
 
 
 class Renderer:

@@ -26,7 +26,7 @@ from tests.support.server import ChatServer, running
 pytestmark = pytest.mark.server
 
 # A changed row: a partial that replaces the row of that id (live_protocol._changed_row).
-CHANGED = re.compile(r'<hx-partial hx-target="#m-([^"]+)" hx-swap="outerHTML">(<li .*?</li>)</hx-partial>', re.S)
+CHANGED = re.compile(r'<hx-partial hx-target="#m-([^"]+)" hx-swap="outerHTML"[^>]*>(<li .*?</li>)</hx-partial>', re.S)
 HX = {"HX-Request": "true"}
 
 

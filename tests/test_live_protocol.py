@@ -235,7 +235,7 @@ async def test_a_burst_of_notices_keeps_the_socket_and_renders_the_whole_sidebar
 
 # -- edits and deletions (issue 10) ----------------------------------------------------------------
 
-CHANGED_ID = re.compile(r'<hx-partial hx-target="#m-([^"]+)" hx-swap="outerHTML"><li')
+CHANGED_ID = re.compile(r'<hx-partial hx-target="#m-([^"]+)" hx-swap="outerHTML"[^>]*><li')
 
 
 def changed(m: Message, seconds: int, text: str | None = None, *, deleted: bool = False) -> Message:

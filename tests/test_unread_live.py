@@ -14,7 +14,7 @@ from quart_chat.web.context import app_services_of
 from tests.conftest import User
 from tests.test_rooms_pages import sidebar
 
-LINK_PARTIAL = re.compile(r'<hx-partial hx-target="#(nav-[0-9a-f]+)" hx-swap="outerHTML">(.*?)</hx-partial>', re.S)
+LINK_PARTIAL = re.compile(r'<hx-partial hx-target="#(nav-[0-9a-f]+)" hx-swap="outerHTML"[^>]*>(.*?)</hx-partial>', re.S)
 WS_TITLE = re.compile(r"<head><title>([^<]*)</title></head>")
 
 

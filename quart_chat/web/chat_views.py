@@ -25,7 +25,7 @@ from quart_chat.store import StoreError
 from quart_chat.validation import FrameError, clean_client_id, clean_text
 from quart_chat.web.context import app_services
 from quart_chat.web.places import PEER, former_place, moved_message, place_route
-from quart_chat.web.security import csrf_ok, current_identity, current_profile, current_user
+from quart_chat.web.security import csp_nonce, csrf_ok, current_identity, current_profile, current_user
 
 bp = Blueprint("chat", __name__)
 
@@ -109,7 +109,9 @@ async def room(place: Place) -> ResponseReturnValue:
         **shown,
         # A relative path: htmx makes it ws:// or wss:// from the page's own scheme and host.
         # changed=: edits and deletions after this read come on reconnect too (models.change_cursor).
-        ws_path=f"{place.path}/ws?" + urlencode({"after": newest, "changed": change_cursor(messages), **place.query}),
+        # n=: this page's CSP nonce, which the socket stamps on the hx-* elements of its frames (nonces).
+        ws_path=f"{place.path}/ws?"
+        + urlencode({"after": newest, "changed": change_cursor(messages), **place.query, "n": csp_nonce()}),
         max_chars=services.settings.max_message_chars,
         client_id=new_client_id(),  # the composer's one-time id: a re-sent form lands once
         presence=await services.presence.at_load(place.key),  # who is here now; the socket keeps it live

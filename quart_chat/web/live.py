@@ -20,7 +20,7 @@ import time
 
 from quart import Blueprint, session, url_for, websocket
 
-from quart_chat import notices
+from quart_chat import nonces, notices
 from quart_chat.auth import AuthUnavailable
 from quart_chat.close_codes import Close
 from quart_chat.hub.fanout import SLOW_CONSUMER, Subscription
@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 64  # rows joined into one frame under load
 NOT_SAVED = "Not sent: the message could not be saved. Try again; your message is kept."
+NONCE_ARG = "n"  # the socket URL's page nonce (chat_views puts it there)
 TOO_MANY_TABS = "This chat is open in too many tabs. Close some, then reload this one."
 
 
@@ -67,12 +68,29 @@ def change_cursor_arg(value: str | None) -> int | None:
     return int(value)
 
 
+def page_nonce() -> str | None:
+    """The CSP nonce of the page that opened this socket (its ``n=``), if it is one of ours in shape.
+
+    Every frame's hx-* elements are stamped with it (``nonces.stamp``): hx-csp strips the hx-*
+    attributes of an element whose hx-nonce is not the page's, and frames (rendered once for
+    everyone) cannot know it. Echoing the page's own nonce back to it is no weaker than the page's
+    own hx-nonce attributes: it proves the element came from our server, which it did.
+    """
+    nonce = websocket.args.get(NONCE_ARG)
+    return nonce if nonces.valid(nonce) else None
+
+
+async def _send(html: str) -> None:
+    """Every frame goes out through here, stamped with its page's nonce (one str.replace)."""
+    await websocket.send(nonces.stamp(html, page_nonce()))
+
+
 async def _close(closing: Closing) -> None:
     # Like every write, these wait at most CHAT_SEND_TIMEOUT for the client to take them (and the
     # client as long to answer the close); then Hypercorn, as quart_chat.hypercorn_patches fixes
     # it, resets the connection and this task is cancelled with the disconnect.
     if closing.fragment:
-        await websocket.send(closing.fragment)
+        await _send(closing.fragment)
     await websocket.close(closing.code, closing.reason)
 
 
@@ -274,7 +292,7 @@ class LiveConnection:
                 continue
             out = core.data_to_send()
             if out is not None:
-                await websocket.send(out.frame)
+                await _send(out.frame)
                 self._record_read()
                 metrics.messages_delivered.inc(out.delivered)
                 written = time.time()

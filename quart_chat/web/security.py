@@ -14,12 +14,24 @@ from collections.abc import Awaitable, Callable, Mapping
 from functools import wraps
 from urllib.parse import unquote, urlsplit
 
-from quart import Quart, Response, current_app, g, has_websocket_context, redirect, request, session, url_for
+from quart import (
+    Quart,
+    Response,
+    current_app,
+    g,
+    has_request_context,
+    has_websocket_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from quart.typing import ResponseReturnValue
 from quart.wrappers import BaseRequestWebsocket
+from quart.wrappers.response import DataBody
 from werkzeug.exceptions import HTTPException
 
-from quart_chat import people
+from quart_chat import nonces, people
 from quart_chat.auth import AuthUnavailable
 from quart_chat.models import Identity, Profile
 from quart_chat.web.context import app_services
@@ -27,10 +39,11 @@ from quart_chat.web.context import app_services
 CSRF_KEY = "csrf"
 TOKEN_KEY = "tok"  # noqa: S105 (a session key name, not a secret)
 
-CONTENT_SECURITY_POLICY = "; ".join(
+# script-src gets this response's nonce too (content_security_policy): htmx's hx-csp extension runs
+# trigger filters as nonce-bearing scripts and checks every hx-* element's hx-nonce against it. Never
+# 'unsafe-inline' or 'unsafe-eval'.
+_POLICY_AFTER_SCRIPTS = "; ".join(
     (
-        "default-src 'none'",
-        "script-src 'self'",
         "style-src 'self'",
         "img-src 'self'",
         "connect-src 'self'",
@@ -40,6 +53,24 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "object-src 'none'",
     )
 )
+
+
+def content_security_policy(nonce: str) -> str:
+    """The policy of one response: only our own scripts, and scripts bearing this response's nonce."""
+    return f"default-src 'none'; script-src 'self' 'nonce-{nonce}'; {_POLICY_AFTER_SCRIPTS}"
+
+
+def csp_nonce() -> str:
+    """This response's CSP nonce (exposed to templates), made on first use.
+
+    In a socket there is no response: the placeholder, stamped per socket by ``web.live``.
+    """
+    if has_websocket_context() or not has_request_context():
+        return nonces.PLACEHOLDER
+    nonce = g.get("csp_nonce")
+    if not isinstance(nonce, str):
+        nonce = g.csp_nonce = nonces.new_nonce()
+    return nonce
 
 
 def csrf_token() -> str:
@@ -62,9 +93,16 @@ def csrf_ok(submitted: str | None) -> bool:
     )
 
 
-def add_security_headers(response: Response) -> Response:
+async def add_security_headers(response: Response) -> Response:
+    """Headers every response gets; an HTML one also has its placeholders stamped with its nonce
+    (rows are rendered once for everyone, with the placeholder: ``quart_chat.nonces``)."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    nonce = csp_nonce()
+    if response.mimetype == "text/html" and isinstance(response.response, DataBody):
+        body = await response.get_data(as_text=True)
+        if nonces.PLACEHOLDER in body:
+            response.set_data(nonces.stamp(body, nonce))
+    headers.setdefault("Content-Security-Policy", content_security_policy(nonce))
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
@@ -206,3 +244,4 @@ def current_user() -> Identity:
 def install(app: Quart) -> None:
     app.after_request(add_security_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
