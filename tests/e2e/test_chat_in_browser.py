@@ -33,7 +33,7 @@ async def expect_live(page: Page) -> None:
 
 async def say(page: Page, text: str) -> None:
     await page.fill("#message", text)
-    # The composer is a textarea: Enter adds a line there (no eval under the CSP, see README), Send sends.
+    # The Send button (Enter in the field sends too: tests/e2e/test_enter_sends_in_browser.py).
     await page.click("#composer button[type=submit]")
     await expect(page.locator("#message")).to_have_value("", timeout=5_000)  # composer comes back empty
 

@@ -46,11 +46,11 @@ async def test_lines_long_text_links_and_bursts(browser: Browser, server: ChatSe
     await sign_up(page, server.base, "ada@example.com")
     box = page.locator("#message")
 
-    # Shift+Enter adds a line in the composer, and so does Enter (a textarea's own behaviour).
+    # Shift+Enter adds a line in the composer (Enter sends: tests/e2e/test_enter_sends_in_browser.py).
     await box.press_sequentially("first")
     await box.press("Shift+Enter")
     await box.press_sequentially("second")
-    await box.press("Enter")
+    await box.press("Shift+Enter")
     await box.press_sequentially("third")
     await expect(box).to_have_value("first\nsecond\nthird")
     await sent(page)
