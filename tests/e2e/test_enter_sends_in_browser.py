@@ -64,6 +64,15 @@ async def test_enter_sends_and_shift_enter_adds_a_line(
     await expect(row(bob, "composed")).to_have_count(1)
     assert await row(bob, "composed").inner_text() == "composed\nmore"
 
+    # A held Enter's repeats send nothing (each would be a frame; a burst closes the socket, 1008).
+    await box.press_sequentially("held")
+    await box.dispatch_event("keydown", {"key": "Enter", "repeat": True, "bubbles": True, "cancelable": True})
+    await box.press("Shift+Enter")
+    await box.press_sequentially("down")
+    await ada.click("#composer button[type=submit]")
+    await expect(row(bob, "held")).to_have_count(1)
+    assert await row(bob, "held").inner_text() == "held\ndown"
+
     # The Edit link of a live row (an HTTP fragment, nonce rewritten by hx-csp) still opens in place.
     own = ada.locator("#messages .msg", has_text="again by Enter")
     await own.hover()
