@@ -185,7 +185,7 @@ class Renderer:
             text=text,
             error=error,
         )
-        return partial("#composer", html, "outerHTML show:bottom showTarget:#messages" if to_bottom else "outerHTML")
+        return partial("#composer", html, "outerHTML show:bottom showTarget:#newest" if to_bottom else "outerHTML")
 
     def composer_error(self, error: str) -> str:
         return partial("#composer-error", self._render("chat/_composer_error.html", error=error))

@@ -46,7 +46,7 @@ async def test_lines_over_the_socket_and_the_senders_composer_scrolls_to_the_new
     async with ada.socket("lines") as ws:
         await say(ws, "one\ntwo\r\nthree")
         frame = await frames_until(ws, 'hx-target="#composer"')
-        assert 'hx-swap="outerHTML show:bottom showTarget:#messages"' in frame
+        assert 'hx-swap="outerHTML show:bottom showTarget:#newest"' in frame
         rows = await collect_rows(ws, 1) if "three" not in frame else []
         texts = [text for _, text in rows] + re.findall(r'<span class="text">(.*?)</span>', frame, re.S)
         assert "one\ntwo\nthree" in texts
