@@ -15,6 +15,8 @@ the typed text in the form, so nothing is lost.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from quart import Blueprint, current_app, redirect, render_template, request
 from quart.typing import ResponseReturnValue
 
@@ -81,6 +83,25 @@ async def _own(place: Place, message_id: str) -> Message | ResponseReturnValue:
     return message
 
 
+async def _apply(place: Place, own: Message, typed: str, doing: str, change: Awaitable[Row]) -> ResponseReturnValue:
+    """Run an edit or a deletion and answer it: the new row, or the refusal, with nothing changed
+    and ``typed`` kept in the form (one mapping for both, so they refuse alike)."""
+    try:
+        row = await change
+    except SendingTooFast as exc:
+        wait = seconds(exc.wait)
+        page, status = await _form(place, own, typed, TOO_FAST.format(wait=wait), 429)
+        return page, status, {"Retry-After": str(wait)}
+    except NoSuchMessage:
+        return await _error(*NOT_FOUND)
+    except NotYours:
+        return await _error(*NOT_YOURS)
+    except StoreError:
+        current_app.logger.exception("store failed %s id=%s place=%s", doing, own.id, place.key)
+        return await _form(place, own, typed, UNAVAILABLE[1], 503)
+    return await _done(place, row)
+
+
 @place_route(bp, "/messages/<message_id>/edit", "edit_form", methods=["GET"])
 async def edit_form(place: Place, message_id: str) -> ResponseReturnValue:
     own = await _own(place, message_id)
@@ -105,20 +126,7 @@ async def edit(place: Place, message_id: str) -> ResponseReturnValue:
         return await _form(place, own, typed, exc.message, 400)
     if not text:
         return await _form(place, own, typed, EMPTY, 400)
-    try:
-        row = await edit_message(services, place, current_user(), message_id, text)
-    except SendingTooFast as exc:
-        wait = seconds(exc.wait)
-        page, status = await _form(place, own, typed, TOO_FAST.format(wait=wait), 429)
-        return page, status, {"Retry-After": str(wait)}
-    except NoSuchMessage:
-        return await _error(*NOT_FOUND)
-    except NotYours:
-        return await _error(*NOT_YOURS)
-    except StoreError:
-        current_app.logger.exception("store failed editing id=%s place=%s", message_id, place.key)
-        return await _form(place, own, typed, UNAVAILABLE[1], 503)
-    return await _done(place, row)
+    return await _apply(place, own, typed, "editing", edit_message(services, place, current_user(), message_id, text))
 
 
 @place_route(bp, "/messages/<message_id>/delete", "delete", methods=["POST"], peer_required=True)
@@ -129,17 +137,5 @@ async def delete(place: Place, message_id: str) -> ResponseReturnValue:
     own = await _own(place, message_id)
     if not isinstance(own, Message):
         return own
-    try:
-        row = await delete_message(app_services(), place, current_user(), message_id)
-    except SendingTooFast as exc:
-        wait = seconds(exc.wait)
-        page, status = await _form(place, own, own.text, TOO_FAST.format(wait=wait), 429)
-        return page, status, {"Retry-After": str(wait)}
-    except NoSuchMessage:
-        return await _error(*NOT_FOUND)
-    except NotYours:
-        return await _error(*NOT_YOURS)
-    except StoreError:
-        current_app.logger.exception("store failed deleting id=%s place=%s", message_id, place.key)
-        return await _form(place, own, own.text, UNAVAILABLE[1], 503)
-    return await _done(place, row)
+    change = delete_message(app_services(), place, current_user(), message_id)
+    return await _apply(place, own, own.text, "deleting", change)
