@@ -81,7 +81,8 @@ def page_nonce() -> str | None:
 
 
 async def _send(html: str) -> None:
-    """Every frame goes out through here, stamped with its page's nonce (one str.replace)."""
+    """A closing frame, stamped with its page's nonce (the writer stamps its frames itself, with
+    the nonce it read once)."""
     await websocket.send(nonces.stamp(html, page_nonce()))
 
 
@@ -285,6 +286,7 @@ class LiveConnection:
 
     async def _write(self, sub: Subscription) -> None:
         core, metrics = self.core, self.services.metrics
+        nonce = page_nonce()  # once per socket, not per frame
         while core.closing is None:
             need = core.need
             if need is not None:
@@ -292,7 +294,7 @@ class LiveConnection:
                 continue
             out = core.data_to_send()
             if out is not None:
-                await _send(out.frame)
+                await websocket.send(nonces.stamp(out.frame, nonce))
                 self._record_read()
                 metrics.messages_delivered.inc(out.delivered)
                 written = time.time()
